@@ -1,0 +1,1 @@
+"""Analysis on the model: working-set size, memory bursts, clock alignment."""

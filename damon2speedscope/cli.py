@@ -1,0 +1,189 @@
+"""Command line: the only place that opens files, parses arguments and maps errors to exits.
+
+Exit codes: 0 success, 1 bad input or failed conversion, 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from . import __version__
+from .analysis.bursts import SIGNALS, BurstParams
+from .clock import ClockDomain
+from .errors import Damon2SpeedscopeError, InputError, UsageError
+from .pipeline import ConvertOptions, InputBytes, convert
+from .readers import ReadOptions, SampleFilter
+from .units import parse_duration_ns
+from .validate import validate
+
+PROG = "damon2speedscope"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Put DAMON memory-access phases and perf callchains on ONE speedscope "
+        "timeline. Inputs are detected from their bytes: perf.data (with callchains and/or "
+        "damon:damon_aggregated tracepoints), `perf script` text, damo json / json_compressed.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="DAMON record and/or perf recording, in any order; '-' reads stdin")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the speedscope JSON here (atomically) instead of stdout")
+    p.add_argument("--summary", metavar="FILE", help="also write a JSON summary here")
+    p.add_argument("--validate", action="store_true",
+                   help="check the output against speedscope's schema and a semantic checker")
+    p.add_argument("--strict", action="store_true",
+                   help="fail instead of skipping anything the inputs hold that cannot be used")
+    p.add_argument("--name", help="name of the profile file shown by speedscope")
+    g = p.add_argument_group("perf samples")
+    g.add_argument("--event", help="sampling event to use (default: the first with callchains)")
+    g.add_argument("--pid", type=int, action="append", default=[], help="keep only this pid")
+    g.add_argument("--tid", type=int, action="append", default=[], help="keep only this tid")
+    g.add_argument("--comm", action="append", default=[], help="keep only this command name")
+    g.add_argument("--perf", metavar="EXE", help="perf executable for perf.data inputs")
+    g.add_argument("--buildid-dir", metavar="DIR",
+                   help="perf build-id cache to symbolize with (e.g. an unpacked perf archive)")
+    c = p.add_argument_group("clocks")
+    c.add_argument("--clock", choices=["perf", "mono", "monotonic_coarse", "wall"],
+                   help="declare the clock of inputs that cannot tell it (text, json)")
+    c.add_argument("--damon-offset", metavar="DURATION", default="0",
+                   help="shift DAMON times by hand, e.g. -1.8ms or +3s")
+    b = p.add_argument_group("memory bursts (see README: how bursts are found)")
+    d = BurstParams()
+    b.add_argument("--burst-signal", choices=SIGNALS, default=d.signal)
+    b.add_argument("--burst-enter", type=float, default=d.enter, metavar="FRAC")
+    b.add_argument("--burst-exit", type=float, default=d.exit, metavar="FRAC")
+    b.add_argument("--burst-split", type=float, default=d.split, metavar="RATIO")
+    b.add_argument("--burst-core", type=float, default=d.core, metavar="FRAC")
+    b.add_argument("--burst-baseline", type=float, default=d.baseline_percentile,
+                   metavar="PERCENTILE")
+    b.add_argument("--burst-min-length", default="0", metavar="DURATION")
+    b.add_argument("--burst-merge-gap", default="0", metavar="DURATION")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return p
+
+
+def _read(name: str, stdin: IO[bytes]) -> InputBytes:
+    if name == "-":
+        return InputBytes("<stdin>", stdin.read())
+    path = Path(name)
+    try:
+        if path.is_dir():
+            raise InputError("is a directory, not a recording", name)
+        return InputBytes(name, path.read_bytes(), str(path))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
+
+
+def _write_atomic(target: str, data: bytes, inputs: Sequence[str]) -> None:
+    """Temp file in the same directory + rename: never a partial or empty file on failure."""
+    path = Path(target)
+    for name in inputs:
+        if name != "-" and Path(name).exists() and path.exists() and path.samefile(name):
+            raise UsageError(f"refusing to overwrite input {name} with the output")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _options(args: argparse.Namespace) -> ConvertOptions:
+    for name in ("burst_enter", "burst_exit", "burst_core", "burst_split"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if args.burst_exit > args.burst_enter:
+        raise UsageError("--burst-exit must not exceed --burst-enter (hysteresis)")
+    read = ReadOptions(
+        event=args.event,
+        sample_filter=SampleFilter(frozenset(args.pid), frozenset(args.tid), frozenset(args.comm)),
+        clock=ClockDomain.parse(args.clock) if args.clock else None,
+        perf=args.perf,
+        buildid_dir=args.buildid_dir,
+    )
+    bursts = BurstParams(
+        signal=args.burst_signal,
+        baseline_percentile=args.burst_baseline,
+        enter=args.burst_enter,
+        exit=args.burst_exit,
+        split=args.burst_split,
+        core=args.burst_core,
+        min_length_ns=parse_duration_ns(args.burst_min_length),
+        merge_gap_ns=parse_duration_ns(args.burst_merge_gap),
+    )
+    return ConvertOptions(read=read, bursts=bursts,
+                          damon_offset_ns=parse_duration_ns(args.damon_offset),
+                          strict=args.strict, name=args.name)
+
+
+def _progress(enabled: bool, message: str) -> None:
+    if enabled:
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    args = _parser().parse_args(argv)
+    if len(args.inputs) > 2:
+        raise UsageError("give at most two inputs: a DAMON record and a perf recording")
+    if args.inputs.count("-") > 1:
+        raise UsageError("only one input can be read from stdin")
+    options = _options(args)
+    tty = sys.stderr.isatty()
+    _progress(tty, "reading " + ", ".join(args.inputs))
+    inputs = [_read(name, stdin) for name in args.inputs]
+    result = convert(inputs, options)
+    for warning in result.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    _progress(tty, "writing")
+    if args.validate:
+        validate(result.document)
+    data = orjson.dumps(result.document)
+    if args.summary:
+        _write_atomic(args.summary, orjson.dumps(result.summary, option=orjson.OPT_INDENT_2)
+                      + b"\n", args.inputs)
+    if args.output and args.output != "-":
+        _write_atomic(args.output, data, args.inputs)
+    else:
+        stdout.write(data)
+        stdout.flush()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv, sys.stdin.buffer, sys.stdout.buffer)
+    except Damon2SpeedscopeError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,1 @@
+"""Writers: model + analysis → speedscope JSON and the summary."""

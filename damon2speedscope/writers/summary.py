@@ -1,0 +1,72 @@
+"""The ``--summary`` JSON: what was found, on which clock, and what was skipped."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..analysis.align import Alignment
+from ..analysis.bursts import Burst
+from ..analysis.wss import IntervalSeries
+from ..model import PerfSamples, SkipCounter
+
+if TYPE_CHECKING:
+    from ..readers import LoadedInput
+    from .speedscope import Timeline
+
+
+def build_summary(
+    series: IntervalSeries | None,
+    bursts: list[Burst],
+    samples: PerfSamples | None,
+    timeline: Timeline,
+    alignment: Alignment | None,
+    skipped: SkipCounter,
+    clock: str,
+    loaded: list[LoadedInput],
+) -> dict[str, Any]:
+    snapshots: list[dict[str, Any]] = []
+    if series is not None:
+        for k in range(len(series)):
+            snapshots.append({"start_ns": int(series.start_ns[k]), "end_ns": int(series.end_ns[k]),
+                              "wss_bytes": int(series.wss[k]),
+                              "access_bytes": int(series.access[k])})
+    threads: list[dict[str, Any]] = []
+    if samples is not None and len(samples):
+        counts = np.bincount(samples.thread, minlength=len(samples.threads))
+        for t, thread in enumerate(samples.threads):
+            if counts[t] == 0:
+                continue
+            row: dict[str, Any] = {"comm": thread.comm}
+            if thread.pid is not None:
+                row["pid"] = thread.pid
+            row["tid"] = thread.tid
+            row["samples"] = int(counts[t])
+            threads.append(row)
+    summary: dict[str, Any] = {
+        "inputs": [{"source": li.source, "format": li.kind.value} for li in loaded],
+        "clock": clock,
+        "start_ns": timeline.start_ns,
+        "end_ns": timeline.end_ns,
+        "snapshots": snapshots,
+        "bursts": [{"number": b.number, "start_ns": b.start_ns, "end_ns": b.end_ns,
+                    "peak_wss_bytes": b.peak_wss} for b in bursts],
+        "threads": threads,
+        "skipped": dict(sorted(skipped.counts.items())),
+    }
+    if samples is not None:
+        summary["event"] = samples.event
+        summary["samples"] = len(samples)
+    if alignment is not None:
+        summary["alignment"] = {
+            "method": alignment.mapping.method,
+            "damon_clock": alignment.mapping.source.value,
+            "perf_clock": alignment.mapping.target.value,
+            "offset_ns": alignment.mapping.offset_ns,
+            "uncertainty_ns": alignment.mapping.uncertainty_ns,
+            "damon_span_ns": [alignment.damon_span.start_ns, alignment.damon_span.end_ns],
+            "perf_span_ns": [alignment.perf_span.start_ns, alignment.perf_span.end_ns],
+            "overlap_ns": alignment.overlap_ns,
+        }
+    return summary
