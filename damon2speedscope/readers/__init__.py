@@ -12,7 +12,7 @@ from ..clock import ClockDomain
 from ..model import DamonRecord, PerfSamples, SkipCounter
 from .damo_json import decompress_zlib, parse_damo_json
 from .detect import InputKind, detect
-from .perf_data import PerfDataHeader, perf_script, read_header
+from .perf_data import PerfDataHeader, read_header, run_perf_script
 from .perf_script import SampleFilter, parse_perf_script
 
 __all__ = ["InputKind", "LoadedInput", "ReadOptions", "SampleFilter", "detect", "load_input"]
@@ -74,7 +74,7 @@ def _load_perf_data(
             path = str(Path(tmp) / "input.perf.data")
             Path(path).write_bytes(data)
         header = read_header(path, source, options.perf)
-        output = perf_script(path, source, options.perf, options.buildid_dir)
+        output = run_perf_script(path, source, options.perf, options.buildid_dir)
     clock = options.clock or header.clock
     result = parse_perf_script(output.text, source, clock, options.event, options.sample_filter)
     warnings = [f"{source}: perf: {w}" for w in output.warnings]

@@ -100,7 +100,7 @@ def parse_header(text: str) -> PerfDataHeader:
     return PerfDataHeader(clock, name, wall, mono)
 
 
-def perf_script(
+def run_perf_script(
     path: str, source: str, perf: str | None = None, buildid_dir: str | None = None
 ) -> PerfScriptOutput:
     """Run ``perf script`` with explicit fields; perf's own warnings come back as text."""
