@@ -74,7 +74,7 @@ def _load_perf_data(
             path = str(Path(tmp) / "input.perf.data")
             Path(path).write_bytes(data)
         header = read_header(path, source, options.perf)
-        output = run_perf_script(path, source, options.perf, options.buildid_dir)
+        output = run_perf_script(path, source, header, options.perf, options.buildid_dir)
     clock = options.clock or header.clock
     result = parse_perf_script(output.text, source, clock, options.event, options.sample_filter)
     warnings = [f"{source}: perf: {w}" for w in output.warnings]

@@ -17,7 +17,7 @@ from ..clock import ClockDomain
 from ..errors import InputError, ToolError
 
 PERF_MAGIC = b"PERFILE2"
-SCRIPT_FIELDS = "comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso,trace"
+_EVENT_LINE = re.compile(r"^# event : name = ([^,]*),.*?sample_type = ([A-Z_|]+)", re.MULTILINE)
 _IGNORED_STDERR = re.compile(r"^'trace' not valid for .* events\. Ignoring\.$")
 _CLOCKID = re.compile(r"^# clockid: (\S+)", re.MULTILINE)
 _REFERENCE = re.compile(
@@ -38,6 +38,21 @@ class PerfDataHeader:
     clock_name: str
     reference_wall_ns: int | None = None
     reference_clock_ns: int | None = None
+    sample_types: tuple[frozenset[str], ...] = ()
+
+    def script_fields(self) -> str:
+        """``perf script -F`` fields every sampling event has: perf refuses a missing one."""
+        common = frozenset.intersection(*self.sample_types) if self.sample_types else frozenset(
+            {"TID", "TIME", "IP", "CPU", "PERIOD"})
+        fields = ["comm", "pid", "tid"]
+        if "CPU" in common:
+            fields.append("cpu")
+        if "TIME" in common:
+            fields.append("time")
+        if "PERIOD" in common:
+            fields.append("period")
+        fields += ["event", "ip", "sym", "symoff", "dso", "trace"]
+        return ",".join(fields)
 
 
 @dataclass(frozen=True)
@@ -92,21 +107,29 @@ def parse_header(text: str) -> PerfDataHeader:
         if mapped is None:
             raise ToolError(f"perf.data uses clock {name!r}, which damon2speedscope cannot align")
         clock = mapped
+    types = tuple(
+        frozenset(m[2].split("|")) for m in _EVENT_LINE.finditer(text)
+        if not m[1].strip().startswith("dummy")
+    )
     ref = _REFERENCE.search(text)
     if ref is None:
-        return PerfDataHeader(clock, name)
+        return PerfDataHeader(clock, name, sample_types=types)
     wall = int(ref[1]) * 1_000_000_000 + int(ref[2].ljust(9, "0")[:9])
     mono = int(ref[3]) * 1_000_000_000 + int(ref[4].ljust(9, "0")[:9])
-    return PerfDataHeader(clock, name, wall, mono)
+    return PerfDataHeader(clock, name, wall, mono, types)
 
 
 def run_perf_script(
-    path: str, source: str, perf: str | None = None, buildid_dir: str | None = None
+    path: str,
+    source: str,
+    header: PerfDataHeader,
+    perf: str | None = None,
+    buildid_dir: str | None = None,
 ) -> PerfScriptOutput:
     """Run ``perf script`` with explicit fields; perf's own warnings come back as text."""
     exe = find_perf(perf)
     out, stderr = _run(
-        [exe, "script", "-i", path, "--ns", "-F", SCRIPT_FIELDS], source, buildid_dir
+        [exe, "script", "-i", path, "--ns", "-F", header.script_fields()], source, buildid_dir
     )
     warnings = [
         ln.strip() for ln in stderr.splitlines()
