@@ -19,7 +19,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import NotRequired, TypedDict, cast
+from typing import TypedDict, cast
 
 SPEEDSCOPE_VERSION = "1.25.0"
 NODE_DIR = Path(__file__).resolve().parent / "speedscope_node"
@@ -29,9 +29,7 @@ _INSTALL_TIMEOUT_S = 600.0
 _IMPORT_TIMEOUT_S = 600.0
 
 
-class ProfileSummary(TypedDict):
-    """What ``import_check.js`` reports for one speedscope ``Profile``."""
-
+class _ProfileSummaryRequired(TypedDict):
     name: str
     unit: str
     totalWeight: float
@@ -41,20 +39,34 @@ class ProfileSummary(TypedDict):
     frames: int
     profileFrames: int
     maxDepth: int
-    frameNames: NotRequired[list[str]]
 
 
-class ImportResult(TypedDict):
-    """One output line of ``import_check.js`` (one input file)."""
+class ProfileSummary(_ProfileSummaryRequired, total=False):
+    """What ``import_check.js`` reports for one speedscope ``Profile``.
 
+    ``frameNames`` is present only when asked for (``frame_names=True``).
+    """
+
+    frameNames: list[str]
+
+
+class _ImportResultRequired(TypedDict):
     file: str
     ok: bool
     importedAs: str | None
-    error: NotRequired[str]
-    speedscope: NotRequired[str]
-    name: NotRequired[str]
-    indexToView: NotRequired[int]
-    profiles: NotRequired[list[ProfileSummary]]
+
+
+class ImportResult(_ImportResultRequired, total=False):
+    """One output line of ``import_check.js`` (one input file).
+
+    ``error`` is set when ``ok`` is false; the other keys when it is true.
+    """
+
+    error: str
+    speedscope: str
+    name: str
+    indexToView: int
+    profiles: list[ProfileSummary]
 
 
 def _require_tool(name: str) -> str:
@@ -138,8 +150,7 @@ def ensure_speedscope() -> Path:
             found = _installed_version(package_dir)
             if found != SPEEDSCOPE_VERSION:
                 log = "\n".join(
-                    f"$ {' '.join(map(str, p.args))} -> exit {p.returncode}\n"
-                    f"{p.stdout}{p.stderr}"
+                    f"$ {' '.join(map(str, p.args))} -> exit {p.returncode}\n{p.stdout}{p.stderr}"
                     for p in attempts
                 )
                 raise RuntimeError(
@@ -178,9 +189,7 @@ def run_speedscope_import(
             f"{SCRIPT_NAME} exited with {proc.returncode}:\n{proc.stderr}{proc.stdout}"
         )
     results = [
-        cast(ImportResult, json.loads(line))
-        for line in proc.stdout.splitlines()
-        if line.strip()
+        cast(ImportResult, json.loads(line)) for line in proc.stdout.splitlines() if line.strip()
     ]
     if len(results) != len(paths):
         raise RuntimeError(
@@ -188,9 +197,7 @@ def run_speedscope_import(
             f"(exit {proc.returncode}):\n{proc.stderr}{proc.stdout}"
         )
     if (proc.returncode == 0) != all(r["ok"] for r in results):
-        raise RuntimeError(
-            f"{SCRIPT_NAME} exit code {proc.returncode} disagrees with its results"
-        )
+        raise RuntimeError(f"{SCRIPT_NAME} exit code {proc.returncode} disagrees with its results")
     return results
 
 

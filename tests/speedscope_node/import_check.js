@@ -49,7 +49,10 @@
 // separate node:vm context with a handful of browser globals.
 //
 // The speedscope directory is <this script's dir>/node_modules/speedscope, or
-// $SPEEDSCOPE_DIR (either the package dir or its dist/release dir).
+// $SPEEDSCOPE_DIR (either the package dir or its dist/release dir). Its
+// release.txt must say 1.25.0 unless $SPEEDSCOPE_ANY_VERSION is set (for trying
+// another release by hand). $SPEEDSCOPE_VERBOSE=1 copies speedscope's console
+// output and the harness's timings to stderr.
 'use strict';
 
 const fs = require('node:fs');
@@ -192,7 +195,7 @@ function errorMessage(e) {
   return String(e);
 }
 
-async function checkFile(file, mod, U8, logs, withFrameNames) {
+async function checkFile(file, mod, U8, logs, withFrameNames, version) {
   const start = logs.length;
   const importedAs = () => {
     for (const line of logs.slice(start)) {
@@ -210,8 +213,10 @@ async function checkFile(file, mod, U8, logs, withFrameNames) {
   const buf = new U8(bytes.length);
   buf.set(bytes);
   let group;
+  const t0 = performance.now();
   try {
     group = await mod.importProfilesFromArrayBuffer(path.basename(file), buf.buffer);
+    logs.push(`[harness] ${file}: speedscope import took ${(performance.now() - t0).toFixed(0)} ms`);
     if (group == null) {
       return { file, ok: false, error: 'Unrecognized format! (speedscope importer returned null)', importedAs: importedAs() };
     }
@@ -224,14 +229,17 @@ async function checkFile(file, mod, U8, logs, withFrameNames) {
     });
     // What the app does next (Application.loadProfile): demangle every profile.
     for (const p of group.profiles) await p.demangle();
+    const t1 = performance.now();
+    const profiles = group.profiles.map((p) => summarizeProfile(p, withFrameNames));
+    logs.push(`[harness] ${file}: import+demangle ${(t1 - t0).toFixed(0)} ms, summary ${(performance.now() - t1).toFixed(0)} ms`);
     return {
       file,
       ok: true,
       importedAs: importedAs(),
-      speedscope: null,
+      speedscope: version,
       name: group.name,
       indexToView: group.indexToView,
-      profiles: group.profiles.map((p) => summarizeProfile(p, withFrameNames)),
+      profiles,
     };
   } catch (e) {
     return { file, ok: false, error: errorMessage(e), importedAs: importedAs() };
@@ -255,9 +263,9 @@ async function main() {
   const { mod, U8 } = loadImporter(bundleFile(dir), logs);
   let failed = false;
   for (const file of files) {
-    const result = await checkFile(file, mod, U8, logs, withFrameNames);
-    if (result.ok) result.speedscope = version;
-    else failed = true;
+    const result = await checkFile(file, mod, U8, logs, withFrameNames, version);
+    if (!result.ok) failed = true;
+    // SPEEDSCOPE_VERBOSE=1: speedscope's own console output and harness timings
     if (process.env.SPEEDSCOPE_VERBOSE) process.stderr.write(logs.join('\n') + '\n');
     logs.length = 0;
     process.stdout.write(JSON.stringify(result) + '\n');
