@@ -9,8 +9,8 @@ Algorithm (every constant is a :class:`BurstParams` field and a CLI flag):
 4. valleys split runs: an interval whose signal is ≤ ``split`` × the lower of the highest
    peaks on its two sides (within the run) separates two phases and belongs to neither; the
    deepest valley splits first, then each side again;
-5. core: each phase keeps the contiguous intervals around its peak whose signal is ≥
-   ``core`` × the peak, so a burst does not swallow the ramps of neighbouring phases;
+5. core: each phase drops its leading and trailing intervals below ``core`` × its peak, so
+   a burst does not swallow the ramps into and out of it;
 6. phases closer than ``merge_gap_ns`` are merged, and phases shorter than ``min_length_ns``
    are dropped.
 
@@ -33,8 +33,8 @@ SIGNALS = ("access", "wss")
 class BurstParams:
     signal: str = "access"
     baseline_percentile: float = 10.0
-    enter: float = 0.25
-    exit: float = 0.15
+    enter: float = 0.2
+    exit: float = 0.1
     split: float = 0.6
     core: float = 0.5
     min_length_ns: int = 0
@@ -93,15 +93,10 @@ def _split(signal: np.ndarray, lo: int, hi: int, ratio: float) -> list[tuple[int
 
 
 def _core(signal: np.ndarray, a: int, b: int, frac: float) -> tuple[int, int]:
-    peak = a + int(np.argmax(signal[a : b + 1]))
-    limit = frac * float(signal[peak])
-    lo = peak
-    while lo > a and float(signal[lo - 1]) >= limit:
-        lo -= 1
-    hi = peak
-    while hi < b and float(signal[hi + 1]) >= limit:
-        hi += 1
-    return lo, hi
+    """Drop leading and trailing intervals below ``frac`` × the phase's peak (its ramps)."""
+    limit = frac * float(signal[a : b + 1].max())
+    keep = np.flatnonzero(signal[a : b + 1] >= limit)
+    return a + int(keep[0]), a + int(keep[-1])
 
 
 def find_bursts(series: IntervalSeries, params: BurstParams | None = None) -> list[Burst]:

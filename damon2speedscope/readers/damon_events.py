@@ -31,6 +31,7 @@ class _Pending:
     expected: int
     where: str
     regions: list[tuple[int, int, int, int]] = field(default_factory=list)
+    last_time_ns: int = 0
 
 
 @dataclass
@@ -95,9 +96,15 @@ class SnapshotAssembler:
         if end < start:
             raise InputError(f"DAMON region ends before it starts ({start}-{end})", *_split(where))
         pending = self._pending.get(target)
-        if pending is not None and pending.expected != nr_regions:
-            self.skipped.add("incomplete DAMON snapshot", pending.where)
-            pending = None
+        if pending is not None and pending.regions:
+            last = pending.regions[-1]
+            if pending.last_time_ns == time_ns and last == (start, end, nr_accesses, age):
+                # perf occasionally records one tracepoint event twice (seen in real data)
+                self.skipped.add("duplicate DAMON event", where)
+                return
+            if pending.expected != nr_regions or start < last[1]:
+                self.skipped.add("incomplete DAMON snapshot", pending.where)
+                pending = None
         if pending is None:
             if nr_regions == 0:
                 self.skipped.add("DAMON snapshot with nr_regions=0", where)
@@ -105,6 +112,7 @@ class SnapshotAssembler:
             pending = _Pending(time_ns, nr_regions, where)
             self._pending[target] = pending
         pending.regions.append((start, end, nr_accesses, age))
+        pending.last_time_ns = time_ns
         if len(pending.regions) == pending.expected:
             self._done.append(_Snapshot(target, pending.end_ns, pending.regions))
             del self._pending[target]
