@@ -148,8 +148,26 @@ def _progress(enabled: bool, message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
+_SIGNED_OPTIONS = ("--damon-offset",)
+
+
+def _join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``--damon-offset -1.8ms`` → ``--damon-offset=-1.8ms``: argparse takes -1.8ms for a flag."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in _SIGNED_OPTIONS and i + 1 < len(items) and items[i + 1][:1] == "-":
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
     if len(args.inputs) > 2:
         raise UsageError("give at most two inputs: a DAMON record and a perf recording")
     if args.inputs.count("-") > 1:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from speedscope_importer import import_with_speedscope
 
 from damon2speedscope import Conversion, ConvertOptions, InputBytes, convert
 from damon2speedscope.readers import ReadOptions
 from damon2speedscope.validate import schema_errors, semantic_errors
-from speedscope_importer import import_with_speedscope
 
 
 def convert_files(*paths: Path | str, buildid_dir: str | None = None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import GOLDEN
 from conversions import convert_files
+
 from damon2speedscope.analysis.bursts import BurstParams, find_bursts
 from damon2speedscope.analysis.wss import IntervalSeries
 from damon2speedscope.clock import ClockDomain

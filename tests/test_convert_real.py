@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import GOLDEN
 from conversions import Replay, check_document, convert_files, damo_reference_wss
+
 from damon2speedscope import frames as names
 
 FFT = GOLDEN / "fftlike"

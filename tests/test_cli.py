@@ -1,0 +1,140 @@
+"""The command line as users and CI pipelines meet it: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import GOLDEN
+
+from damon2speedscope.cli import main
+
+FFT = GOLDEN / "fftlike"
+DAMON = str(FFT / "damon.json_compressed")
+PERF = str(FFT / "perf.script.txt")
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "damon2speedscope", *args], input=stdin,
+                          capture_output=True, check=False, timeout=300)
+
+
+def test_main_writes_output_and_summary(tmp_path: Path) -> None:
+    out, summary = tmp_path / "out.json", tmp_path / "summary.json"
+    assert main([DAMON, PERF, "-o", str(out), "--summary", str(summary), "--validate"]) == 0
+    doc = orjson.loads(out.read_bytes())
+    assert doc["exporter"].startswith("damon2speedscope@")
+    s = orjson.loads(summary.read_bytes())
+    assert set(s) >= {"snapshots", "bursts", "threads", "clock", "skipped"}
+    assert len(s["snapshots"]) == 14 and len(s["bursts"]) == 3
+    assert s["threads"] == [{"comm": "fftlike", "tid": 11464, "samples": 15232}]
+    assert s["clock"] == "perf"
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_stdout_and_stdin(tmp_path: Path) -> None:
+    via_file = tmp_path / "a.json"
+    assert main([DAMON, PERF, "-o", str(via_file)]) == 0
+    proc = run_cli(DAMON, "-", stdin=Path(PERF).read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    piped = orjson.loads(proc.stdout)
+    expected = orjson.loads(via_file.read_bytes())
+    assert piped["profiles"] == expected["profiles"]
+    assert piped["name"] == f"{DAMON} + <stdin>"
+
+
+def test_python_dash_m_and_console_script_agree() -> None:
+    exe = Path(sys.executable).with_name("damon2speedscope")
+    assert exe.exists()
+    a = subprocess.run([str(exe), "--version"], capture_output=True, check=True).stdout
+    assert a == run_cli("--version").stdout and a.startswith(b"damon2speedscope ")
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], b"the following arguments are required"),
+    ([DAMON, PERF, PERF], b"at most two inputs"),
+    ([DAMON, "--burst-enter", "2"], b"--burst-enter must be between 0 and 1"),
+    ([DAMON, "--damon-offset", "soon"], b"bad duration 'soon'"),
+    ([DAMON, "--no-such-flag"], b"unrecognized arguments"),
+    (["-", "-"], b"only one input can be read from stdin"),
+])
+def test_usage_errors_exit_2(args: list[str], message: bytes) -> None:
+    proc = run_cli(*args, stdin=b"")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert proc.stderr.startswith(b"damon2speedscope: error: ")
+    assert b"Traceback" not in proc.stderr
+
+
+def test_bad_input_is_one_line_exit_1_and_no_output_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.data"
+    empty.write_bytes(b"")
+    out = tmp_path / "out.json"
+    proc = run_cli(str(empty), PERF, "-o", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr == f"damon2speedscope: error: {empty}: empty input\n".encode()
+    assert not out.exists() and list(tmp_path.iterdir()) == [empty]
+
+
+def test_failure_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    out.write_bytes(b"previous")
+    missing = tmp_path / "missing.data"
+    proc = run_cli(str(missing), PERF, "-o", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"damon2speedscope: error: {missing}: cannot read".encode())
+    assert out.read_bytes() == b"previous"
+
+
+def test_refuses_to_overwrite_an_input(tmp_path: Path) -> None:
+    copy = tmp_path / "perf.txt"
+    copy.write_bytes(Path(PERF).read_bytes())
+    proc = run_cli(DAMON, str(copy), "-o", str(copy))
+    assert proc.returncode == 2 and b"refusing to overwrite input" in proc.stderr
+    assert copy.read_bytes() == Path(PERF).read_bytes()
+
+
+def test_directory_input_is_an_error(tmp_path: Path) -> None:
+    proc = run_cli(str(tmp_path), PERF)
+    assert proc.returncode == 1
+    assert proc.stderr == f"damon2speedscope: error: {tmp_path}: is a directory, not a " \
+        "recording\n".encode()
+
+
+def test_skips_are_reported_and_strict_makes_them_fatal(tmp_path: Path) -> None:
+    damon = GOLDEN / "mtphases" / "damon.perf_script.txt"
+    perf = GOLDEN / "mtphases" / "perf.script.txt"
+    proc = run_cli(str(damon), str(perf), "-o", str(tmp_path / "a.json"))
+    assert proc.returncode == 0
+    assert b"warning: skipped 1: 1 duplicate DAMON event (first at " in proc.stderr
+    proc = run_cli(str(damon), str(perf), "--strict", "-o", str(tmp_path / "b.json"))
+    assert proc.returncode == 1
+    assert b"--strict: skipped 1: 1 duplicate DAMON event" in proc.stderr
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_perf_missing_is_a_clear_error(tmp_path: Path) -> None:
+    proc = run_cli(str(FFT / "perf.data"), DAMON, "--perf", "no-such-perf-binary")
+    assert proc.returncode == 1
+    assert b"'perf' not found on PATH" in proc.stderr
+
+
+def test_damon_offset_shifts_damon_times(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main([DAMON, PERF, "-o", str(tmp_path / "x"), "--summary", str(a)]) == 0
+    assert main([DAMON, PERF, "-o", str(tmp_path / "y"), "--summary", str(b),
+                 "--damon-offset", "-1.5ms"]) == 0
+    sa, sb = orjson.loads(a.read_bytes()), orjson.loads(b.read_bytes())
+    assert [s["end_ns"] - 1_500_000 for s in sa["snapshots"]] == [
+        s["end_ns"] for s in sb["snapshots"]]
+    assert sb["alignment"]["offset_ns"] == -1_500_000
