@@ -18,6 +18,7 @@ import numpy as np
 from .. import frames as names
 from ..analysis.bursts import Burst
 from ..analysis.wss import IntervalSeries
+from ..clock import require_same_clock
 from ..model import Frame, PerfSamples
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
@@ -239,6 +240,8 @@ def build_document(
     timeline: Timeline,
 ) -> dict[str, Any]:
     """The whole speedscope file as plain Python data, deterministic for the same inputs."""
+    if samples is not None and timeline.series is not None:
+        require_same_clock(timeline.series.clock, samples.clock)
     frames = _Frames(samples.table.frames if samples is not None else [])
     prefixes = _Prefixes(frames, timeline) if timeline.series is not None else None
     profiles: list[dict[str, Any]] = []
