@@ -23,12 +23,19 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
         os.environ.get("UPDATE_GOLDEN") == "1"
 
 
+DATA = REPO / "tests" / "data"
+
+
 def shared_dir() -> Path:
-    """``shared/`` beside the repository (CI lays a copy there), or $DAMON2SPEEDSCOPE_SHARED."""
+    """``shared/`` beside the repository (CI lays a copy there), or $DAMON2SPEEDSCOPE_SHARED.
+
+    Only for cross-checks against the team's shared folder; every test input the suite needs
+    is committed under ``tests/data/`` and ``golden/``.
+    """
     env = os.environ.get("DAMON2SPEEDSCOPE_SHARED")
     path = Path(env) if env else REPO.parent / "shared"
     if not (path / "recordings").is_dir():
-        raise RuntimeError(f"shared recordings not found at {path}; set DAMON2SPEEDSCOPE_SHARED")
+        raise RuntimeError(f"shared folder not found at {path}; set DAMON2SPEEDSCOPE_SHARED")
     return path
 
 
@@ -38,8 +45,9 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
-def recordings(shared: Path) -> Path:
-    return shared / "recordings"
+def recordings() -> Path:
+    """Committed copies of shared/recordings (fftlike itself lives in golden/fftlike)."""
+    return DATA / "recordings"
 
 
 class _BuildidDirs(dict[str, str]):
