@@ -16,14 +16,15 @@ from typing import IO
 
 import orjson
 
-from . import __version__
+from . import __version__, frames
 from .analysis.bursts import SIGNALS, BurstParams
 from .clock import ClockDomain
 from .errors import Damon2SpeedscopeError, InputError, UsageError
-from .pipeline import ConvertOptions, InputBytes, convert
+from .pipeline import Conversion, ConvertOptions, InputBytes, convert
 from .readers import ReadOptions, SampleFilter
 from .units import parse_duration_ns
 from .validate import validate
+from .writers.speedscope import HOT_RANGES_PER_INTERVAL, VIEWS, ViewOptions
 
 PROG = "damon2speedscope"
 
@@ -50,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="fail instead of skipping anything the inputs hold that cannot be used")
     p.add_argument("--name", help="name of the profile file shown by speedscope")
+    v = p.add_argument_group("views and attribution")
+    v.add_argument("--views", default=",".join(VIEWS), metavar="LIST",
+                   help=f"profiles to write, comma-separated from {', '.join(VIEWS)} "
+                   "(default: all)")
+    v.add_argument("--memory-signal", choices=["wss", "access"], default="wss",
+                   help="what the memory-weighted profile weighs samples by")
+    v.add_argument("--hot-ranges", type=int, default=HOT_RANGES_PER_INTERVAL, metavar="N",
+                   help="hottest address ranges per interval in the heat view")
+    v.add_argument("--report", action="store_true",
+                   help="print which functions go with each memory burst (stderr)")
+    v.add_argument("--top", type=int, default=5, metavar="N",
+                   help="functions per burst in --report and --summary")
     g = p.add_argument_group("perf samples")
     g.add_argument("--event", help="sampling event to use (default: the first with callchains)")
     g.add_argument("--pid", type=int, action="append", default=[], help="keep only this pid")
@@ -91,11 +104,21 @@ def _read(name: str, stdin: IO[bytes]) -> InputBytes:
 
 
 def _write_atomic(target: str, data: bytes, inputs: Sequence[str]) -> None:
-    """Temp file in the same directory + rename: never a partial or empty file on failure."""
+    """Temp file in the same directory + rename: never a partial or empty file on failure.
+
+    Targets that are not regular files (``/dev/null``, a FIFO, ``/dev/stdout``) are written
+    in place: renaming over them would replace the device or pipe with a file.
+    """
     path = Path(target)
     for name in inputs:
         if name != "-" and Path(name).exists() and path.exists() and path.samefile(name):
             raise UsageError(f"refusing to overwrite input {name} with the output")
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise UsageError(f"output {target} is a directory")
+        with path.open("wb") as fh:
+            fh.write(data)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -138,9 +161,34 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
         min_length_ns=parse_duration_ns(args.burst_min_length),
         merge_gap_ns=parse_duration_ns(args.burst_merge_gap),
     )
+    views = frozenset(v.strip() for v in args.views.split(",") if v.strip())
+    unknown = views - set(VIEWS)
+    if unknown or not views:
+        raise UsageError(f"--views: unknown {', '.join(sorted(unknown)) or 'empty list'}; "
+                         f"choose from {', '.join(VIEWS)}")
+    if args.top < 1 or args.hot_ranges < 1:
+        raise UsageError("--top and --hot-ranges must be at least 1")
     return ConvertOptions(read=read, bursts=bursts,
                           damon_offset_ns=parse_duration_ns(args.damon_offset),
-                          strict=args.strict, name=args.name)
+                          strict=args.strict, name=args.name,
+                          views=ViewOptions(views, args.memory_signal, args.hot_ranges),
+                          top_functions=args.top)
+
+
+def _report(result: Conversion, out: IO[str]) -> None:
+    """The per-burst attribution as a short table."""
+    if not result.attribution:
+        print(f"{PROG}: report: no memory burst with CPU samples", file=out)
+        return
+    origin = int(result.document["profiles"][0]["startValue"]) if result.document[
+        "profiles"] else 0
+    for a in result.attribution:
+        b = a.burst
+        print(f"{frames.burst_name(b.number, b.start_ns - origin, b.end_ns - origin, b.peak_wss)}"
+              f" {a.samples} samples", file=out)
+        print(f"  {'function (inclusive)':<40} {'share':>7} {'lift':>6}", file=out)
+        for f in a.inclusive:
+            print(f"  {f.name[:40]:<40} {f.share:>7.1%} {f.lift:>6.2f}", file=out)
 
 
 def _progress(enabled: bool, message: str) -> None:
@@ -179,6 +227,8 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     result = convert(inputs, options)
     for warning in result.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    if args.report:
+        _report(result, sys.stderr)
     _progress(tty, "writing")
     if args.validate:
         validate(result.document)

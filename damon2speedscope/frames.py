@@ -25,3 +25,18 @@ def wss_name(wss: int) -> str:
 def wss_level_name(threshold: int) -> str:
     """One step of the WSS curve: every interval whose WSS reaches ``threshold`` stacks it."""
     return f"[WSS ≥ {format_bytes(threshold)}]"
+
+
+HEAT_PROFILE_NAME = "DAMON hottest address ranges"
+NO_HOT_RANGE = "[no accessed region]"
+MEMORY_PROFILE_NAMES = {"wss": "Memory-weighted CPU (WSS bytes)",
+                        "access": "Memory-weighted CPU (access bytes)"}
+
+
+def hot_range_name(start: int, end: int, rate: float) -> str:
+    """``[hot 0x10f000000–0x12f000000 512 MiB 90%]``: where, how much, how often."""
+    return f"[hot {start:#x}–{end:#x} {format_bytes(end - start)} {rate * 100:.0f}%]"
+
+
+def thread_frame_name(label: str) -> str:
+    return f"[thread {label}]"

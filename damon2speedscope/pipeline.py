@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from . import __version__
 from .analysis.align import Alignment, Span, align, choose_mapping
+from .analysis.attribution import BurstAttribution, attribute
 from .analysis.bursts import Burst, BurstParams, find_bursts
 from .analysis.wss import IntervalSeries, interval_series
 from .errors import InputError, SkipLimitError, UsageError
 from .model import DamonRecord, PerfSamples, SkipCounter
 from .readers import LoadedInput, ReadOptions, load_input
-from .writers.speedscope import Timeline, build_document, sample_span
+from .writers.speedscope import Timeline, ViewOptions, build_document, sample_span
 from .writers.summary import build_summary
 
 
@@ -38,6 +37,8 @@ class ConvertOptions:
     damon_offset_ns: int = 0
     strict: bool = False
     name: str | None = None
+    views: ViewOptions = field(default_factory=ViewOptions)
+    top_functions: int = 5
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Conversion:
     series: IntervalSeries | None
     bursts: list[Burst]
     alignment: Alignment | None
+    attribution: list[BurstAttribution] = field(default_factory=list)
 
 
 def _pick(loaded: list[LoadedInput]) -> tuple[LoadedInput | None, LoadedInput | None]:
@@ -106,7 +108,7 @@ def convert(inputs: list[InputBytes], options: ConvertOptions | None = None) -> 
         first, last = sample_span(samples)
         starts.append(first)
         ends.append(last)
-    timeline = Timeline(series, bursts, min(starts), max(ends))
+    timeline = Timeline(series, bursts, min(starts), max(ends), record)
     if skipped:
         total = sum(skipped.counts.values())
         detail = "; ".join(f"{n} {reason} (first at {skipped.first_at[reason]})"
@@ -115,14 +117,14 @@ def convert(inputs: list[InputBytes], options: ConvertOptions | None = None) -> 
             raise SkipLimitError(f"--strict: skipped {total}: {detail}")
         warnings.append(f"skipped {total}: {detail}")
     name = options.name or " + ".join(i.source for i in inputs)
-    document = build_document(name, f"damon2speedscope@{__version__}", samples, timeline)
-    summary = build_summary(series, bursts, samples, timeline, alignment, skipped,
+    document = build_document(name, f"damon2speedscope@{__version__}", samples, timeline,
+                              options.views)
+    attribution = attribute(samples, bursts, options.top_functions) if (
+        samples is not None and len(samples) and bursts) else []
+    summary = build_summary(series, bursts, attribution, samples, timeline, alignment, skipped,
                             record.clock.value if record is not None else
                             (samples.clock.value if samples is not None else "none"),
                             loaded)
     return Conversion(document, summary, warnings, skipped, record, samples, series, bursts,
-                      alignment)
+                      alignment, attribution)
 
-
-def thread_sample_counts(samples: PerfSamples) -> np.ndarray:
-    return np.bincount(samples.thread, minlength=len(samples.threads))

@@ -138,3 +138,14 @@ def test_damon_offset_shifts_damon_times(tmp_path: Path) -> None:
     assert [s["end_ns"] - 1_500_000 for s in sa["snapshots"]] == [
         s["end_ns"] for s in sb["snapshots"]]
     assert sb["alignment"]["offset_ns"] == -1_500_000
+
+
+def test_output_to_a_device_is_written_in_place_not_replaced() -> None:
+    """-o /dev/null must not rename a temp file over the device (as root that would work)."""
+    before = os.stat("/dev/null")
+    assert main([DAMON, PERF, "-o", "/dev/null"]) == 0
+    after = os.stat("/dev/null")
+    assert (after.st_ino, after.st_rdev, after.st_mode) == (before.st_ino, before.st_rdev,
+                                                            before.st_mode)
+    import stat
+    assert stat.S_ISCHR(after.st_mode)

@@ -37,9 +37,10 @@ def test_fftlike_every_input_form(damon_name: str, perf_name: str, buildid_dirs:
     assert conv.summary["alignment"]["method"] == "same clock"
     assert conv.summary["skipped"] == {}
     imported = check_document(conv.document, tmp_path)
-    assert [p["name"] for p in imported["profiles"]] == [names.WSS_PROFILE_NAME,
-                                                          "fftlike 11464" if perf_name.endswith(
-                                                              ".txt") else "fftlike 11464/11464"]
+    thread = "fftlike 11464" if perf_name.endswith(".txt") else "fftlike 11464/11464"
+    assert [p["name"] for p in imported["profiles"]] == [
+        names.WSS_PROFILE_NAME, thread, names.MEMORY_PROFILE_NAMES["wss"],
+        names.HEAT_PROFILE_NAME]
     # FFT1DOnce itself never shows: its leaf callee butterfly() keeps no frame pointer, so
     # the frame-pointer unwinder skips FFT1DOnce (real data). butterfly IS the FFT work.
     assert {"butterfly", "Transpose", "run_for"} <= set(imported["profiles"][1]["frameNames"])
@@ -72,15 +73,17 @@ def test_combined_single_file(recordings: Path, buildid_dirs: dict[str, str],
     busiest = max(conv.summary["threads"], key=lambda t: t["samples"])
     active = conv.document["profiles"][conv.document["activeProfileIndex"]]
     assert active["name"] == f"{busiest['comm']} {busiest['pid']}/{busiest['tid']}"
-    assert len(imported["profiles"]) == len(conv.summary["threads"]) + 1
+    assert len(imported["profiles"]) == len(conv.summary["threads"]) + 3
 
 
 def test_profiles_share_one_absolute_time_axis(buildid_dirs: dict[str, str]) -> None:
     conv = convert_files(FFT / "damon.perf.data", FFT / "perf.data",
                          buildid_dir=buildid_dirs["fftlike"])
     doc = conv.document
-    starts = {p["startValue"] for p in doc["profiles"]}
-    ends = {p["endValue"] for p in doc["profiles"]}
+    timed = [p for p in doc["profiles"] if p["type"] == "evented"]
+    assert len(timed) == 3  # WSS curve, thread, heat (the memory-weighted one is in bytes)
+    starts = {p["startValue"] for p in timed}
+    ends = {p["endValue"] for p in timed}
     assert len(starts) == 1 and len(ends) == 1
     # spans DAMON and perf together, in absolute perf-clock nanoseconds
     assert starts.pop() == min(conv.summary["snapshots"][0]["start_ns"],
@@ -192,7 +195,8 @@ def test_mtphases_three_threads_on_one_axis(buildid_dirs: dict[str, str],
     assert {(t["comm"], t["tid"] - t["pid"]) for t in conv.summary["threads"]} == {
         ("mtphases", 0), ("streamer", 2), ("chaser", 3)}
     doc = conv.document
-    assert len({(p["startValue"], p["endValue"]) for p in doc["profiles"]}) == 1
+    assert len({(p["startValue"], p["endValue"]) for p in doc["profiles"]
+                if p["type"] == "evented"}) == 1
     imported = check_document(doc, tmp_path)
     by_name = {p["name"]: p for p in imported["profiles"]}
     streamer = next(n for n in by_name if n.startswith("streamer"))

@@ -32,7 +32,11 @@ def render(document: dict[str, Any]) -> list[str]:
     lines += [f"frame {i} {n}" for i, n in enumerate(names)]
     for p in document["profiles"]:
         lines.append(f"profile {p['name']} [{p['startValue']}, {p['endValue']}] {p['unit']}")
-        lines += [f"  {e['at']} {e['type']} {names[e['frame']]}" for e in p["events"]]
+        if p["type"] == "evented":
+            lines += [f"  {e['at']} {e['type']} {names[e['frame']]}" for e in p["events"]]
+        else:
+            lines += [f"  {w} " + ";".join(names[f] for f in stack)
+                      for stack, w in zip(p["samples"], p["weights"], strict=True)]
     return lines
 
 

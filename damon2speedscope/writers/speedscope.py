@@ -17,14 +17,20 @@ import numpy as np
 
 from .. import frames as names
 from ..analysis.bursts import Burst
+from ..analysis.heat import hot_ranges, max_accesses
 from ..analysis.wss import IntervalSeries
 from ..clock import require_same_clock
-from ..model import Frame, PerfSamples
+from ..model import DamonRecord, Frame, PerfSamples
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
 WSS_CURVE_DEPTH = 40
 DEFAULT_PERIOD_NS = 1_000_000
 _NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+
+
+VIEWS = ("threads", "wss", "memory", "heat")
+DEFAULT_VIEWS = frozenset(VIEWS)
+HOT_RANGES_PER_INTERVAL = 5
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,16 @@ class Timeline:
     bursts: list[Burst]
     start_ns: int
     end_ns: int
+    record: DamonRecord | None = None
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Which profiles to write (``--views``) and how the memory-weighted one weighs."""
+
+    views: frozenset[str] = DEFAULT_VIEWS
+    memory_signal: str = "wss"
+    hot_ranges: int = HOT_RANGES_PER_INTERVAL
 
 
 class _Frames:
@@ -233,22 +249,89 @@ def wss_profile(frames: _Frames, timeline: Timeline, prefixes: _Prefixes) -> dic
     }
 
 
+def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[str, Any]]:
+    """Per target: each interval's hottest ranges stacked hottest-first over its burst."""
+    record = timeline.record
+    if record is None or len(record) == 0:
+        return []
+    full = max_accesses(record)
+    prefixes = _Prefixes(frames, timeline)
+    out: list[dict[str, Any]] = []
+    for target_index, target in enumerate(record.targets):
+        events = _Events()
+        for k in np.flatnonzero(record.snapshot_target == target_index).tolist():
+            start, end = int(record.start_ns[k]), int(record.end_ns[k])
+            if end <= start:
+                continue
+            root = prefixes.frames_for(prefixes.interval_at(start))[0]
+            ranges = hot_ranges(record, k, top, full)
+            stack = [root] + ([frames.get(names.hot_range_name(r.start, r.end, r.rate))
+                               for r in ranges] or [frames.get(names.NO_HOT_RANGE)])
+            events.piece(start, end, stack, k)
+        name = names.HEAT_PROFILE_NAME
+        if len(record.targets) > 1:
+            name += f" ({target.label})"
+        out.append({"type": "evented", "name": name, "unit": "nanoseconds",
+                    "startValue": timeline.start_ns, "endValue": timeline.end_ns,
+                    "events": events.finish()})
+    return out
+
+
+def memory_profile(samples: PerfSamples, frames: _Frames, timeline: Timeline,
+                   prefixes: _Prefixes, signal: str) -> dict[str, Any] | None:
+    """CPU samples weighted by the memory of their interval: Left Heavy ranks code by bytes.
+
+    A sample in interval k weighs ``signal_k // n_k`` bytes, n_k being the samples (all
+    threads) in that interval, so each interval's samples together weigh its WSS (or access
+    bytes). Samples outside the DAMON record weigh nothing and are left out.
+    """
+    series = timeline.series
+    assert series is not None
+    values = series.wss if signal == "wss" else series.access
+    t = samples.time_ns
+    k = np.searchsorted(series.start_ns, t, side="right") - 1
+    inside = (k >= 0) & (t < series.end_ns[np.maximum(k, 0)])
+    counts = np.bincount(k[inside], minlength=len(series))
+    thread_frames = [frames.get(names.thread_frame_name(th.label)) for th in samples.threads]
+    stacks: list[list[int]] = []
+    weights: list[int] = []
+    last_key: tuple[int, int, int] | None = None
+    for i in np.flatnonzero(inside).tolist():
+        ki = int(k[i])
+        w = int(values[ki]) // int(counts[ki])
+        key = (ki, int(samples.thread[i]), int(samples.stack[i]))
+        if key == last_key:
+            weights[-1] += w
+            continue
+        last_key = key
+        stacks.append([prefixes.frames_for(ki)[0], thread_frames[key[1]],
+                       *samples.table.stacks[key[2]]])
+        weights.append(w)
+    if not stacks:
+        return None
+    return {"type": "sampled", "name": names.MEMORY_PROFILE_NAMES[signal], "unit": "bytes",
+            "startValue": 0, "endValue": sum(weights), "samples": stacks, "weights": weights}
+
+
 def build_document(
     name: str,
     exporter: str,
     samples: PerfSamples | None,
     timeline: Timeline,
+    views: ViewOptions | None = None,
 ) -> dict[str, Any]:
     """The whole speedscope file as plain Python data, deterministic for the same inputs."""
+    views = views or ViewOptions()
     if samples is not None and timeline.series is not None:
         require_same_clock(timeline.series.clock, samples.clock)
     frames = _Frames(samples.table.frames if samples is not None else [])
     prefixes = _Prefixes(frames, timeline) if timeline.series is not None else None
     profiles: list[dict[str, Any]] = []
-    if prefixes is not None:
+    if prefixes is not None and "wss" in views.views:
         profiles.append(wss_profile(frames, timeline, prefixes))
     active = 0
-    if samples is not None and len(samples):
+    has_samples = samples is not None and len(samples) > 0
+    if samples is not None and has_samples and "threads" in views.views:
         counts = np.bincount(samples.thread, minlength=len(samples.threads))
         order = sorted(
             (t for t in range(len(samples.threads)) if counts[t] > 0),
@@ -261,6 +344,12 @@ def build_document(
                 active = len(profiles)
             profiles.append(thread_profile(samples, t, frames, prefixes, timeline.start_ns,
                                            timeline.end_ns))
+    if samples is not None and has_samples and prefixes is not None and "memory" in views.views:
+        memory = memory_profile(samples, frames, timeline, prefixes, views.memory_signal)
+        if memory is not None:
+            profiles.append(memory)
+    if "heat" in views.views:
+        profiles.extend(heat_profiles(frames, timeline, views.hot_ranges))
     return {
         "$schema": SCHEMA_URL,
         "shared": {"frames": frames.to_json()},

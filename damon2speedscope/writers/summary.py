@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..analysis.align import Alignment
+from ..analysis.attribution import BurstAttribution, FunctionScore
 from ..analysis.bursts import Burst
 from ..analysis.wss import IntervalSeries
 from ..model import PerfSamples, SkipCounter
@@ -16,9 +17,15 @@ if TYPE_CHECKING:
     from .speedscope import Timeline
 
 
+def _scores(scores: list[FunctionScore]) -> list[dict[str, Any]]:
+    return [{"name": f.name, "share": f.share, "lift": f.lift, "samples": f.samples}
+            for f in scores]
+
+
 def build_summary(
     series: IntervalSeries | None,
     bursts: list[Burst],
+    attribution: list[BurstAttribution],
     samples: PerfSamples | None,
     timeline: Timeline,
     alignment: Alignment | None,
@@ -32,6 +39,7 @@ def build_summary(
             snapshots.append({"start_ns": int(series.start_ns[k]), "end_ns": int(series.end_ns[k]),
                               "wss_bytes": int(series.wss[k]),
                               "access_bytes": int(series.access[k])})
+    by_number = {a.burst.number: a for a in attribution}
     threads: list[dict[str, Any]] = []
     if samples is not None and len(samples):
         counts = np.bincount(samples.thread, minlength=len(samples.threads))
@@ -50,8 +58,7 @@ def build_summary(
         "start_ns": timeline.start_ns,
         "end_ns": timeline.end_ns,
         "snapshots": snapshots,
-        "bursts": [{"number": b.number, "start_ns": b.start_ns, "end_ns": b.end_ns,
-                    "peak_wss_bytes": b.peak_wss} for b in bursts],
+        "bursts": [_burst(b, by_number.get(b.number)) for b in bursts],
         "threads": threads,
         "skipped": dict(sorted(skipped.counts.items())),
     }
@@ -70,3 +77,13 @@ def build_summary(
             "overlap_ns": alignment.overlap_ns,
         }
     return summary
+
+
+def _burst(b: Burst, a: BurstAttribution | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"number": b.number, "start_ns": b.start_ns, "end_ns": b.end_ns,
+                           "peak_wss_bytes": b.peak_wss}
+    if a is not None:
+        row["samples"] = a.samples
+        row["top_functions"] = _scores(a.inclusive)
+        row["top_leaf_functions"] = _scores(a.leaf)
+    return row
