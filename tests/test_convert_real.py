@@ -14,6 +14,7 @@ from conftest import GOLDEN
 from conversions import Replay, check_document, convert_files, damo_reference_wss
 
 from damon2speedscope import frames as names
+from damon2speedscope.readers import SampleFilter
 
 FFT = GOLDEN / "fftlike"
 
@@ -204,3 +205,20 @@ def test_mtphases_three_threads_on_one_axis(buildid_dirs: dict[str, str],
     assert "stream_pass" in by_name[streamer]["frameNames"]
     assert "chase" in by_name[chaser]["frameNames"]
     assert doc["profiles"][doc["activeProfileIndex"]]["name"] == streamer  # most samples
+
+
+def test_thread_filters_on_the_system_wide_recording(recordings: Path) -> None:
+    combined = recordings / "fftlike-combined" / "combined.script.txt"
+    everything = convert_files(combined)
+    only = convert_files(combined, read={"sample_filter": SampleFilter(comms=frozenset(
+        {"fftlike"}))})
+    assert [t["comm"] for t in only.summary["threads"]] == ["fftlike"]
+    fft_samples = only.summary["threads"][0]["samples"]
+    assert only.summary["skipped"]["samples filtered out by --pid/--tid/--comm"] == (
+        everything.summary["samples"] - fft_samples)
+    kdamond = next(t for t in everything.summary["threads"] if t["comm"] == "kdamond.0")
+    by_tid = convert_files(combined, read={"sample_filter": SampleFilter(
+        tids=frozenset({kdamond["tid"]}))})
+    assert [t["comm"] for t in by_tid.summary["threads"]] == ["kdamond.0"]
+    # the DAMON record is read from kdamond's tracepoint events whatever the filter keeps
+    assert len(only.summary["snapshots"]) == len(everything.summary["snapshots"]) == 6
