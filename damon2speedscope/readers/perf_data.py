@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -61,6 +62,34 @@ class PerfScriptOutput:
     warnings: list[str]
 
 
+_FILE_HEADER = struct.Struct("<8sQQ" + "QQ" * 3)
+
+
+def check_file_header(data: bytes, source: str) -> None:
+    """Catch truncated or damaged perf.data before perf does, with a precise message.
+
+    perf's file header gives the offset and size of the attribute and data sections; a file
+    cut short (perf killed, half-copied) ends before the data section does, and perf then
+    reports confusing follow-on errors or silently stops early.
+    """
+    if len(data) < 104:  # magic, sizes, three sections, feature bitmap
+        raise InputError(f"truncated perf.data: {len(data)} bytes, shorter than its header",
+                         source, offset=len(data))
+    _, header_size, attr_size, attr_off, attr_len, data_off, data_len, _, _ = \
+        _FILE_HEADER.unpack_from(data)
+    if header_size != 104:
+        raise InputError(f"perf.data header of {header_size} bytes: not a format this perf "
+                         "reads (written by a much newer or older perf?)", source, offset=8)
+    if attr_size == 0 or attr_len % attr_size or attr_off + attr_len > len(data):
+        raise InputError("damaged perf.data: event attribute section out of bounds", source,
+                         offset=attr_off)
+    if data_off + data_len > len(data):
+        raise InputError(
+            f"truncated perf.data: its data section ends at byte {data_off + data_len} but the "
+            f"file has {len(data)} bytes (perf killed, or copied half-way?)", source,
+            offset=len(data))
+
+
 def find_perf(perf: str | None = None) -> str:
     exe = shutil.which(perf or os.environ.get("DAMON2SPEEDSCOPE_PERF", "perf"))
     if exe is None:
@@ -85,6 +114,8 @@ def _run(args: list[str], source: str, buildid_dir: str | None) -> tuple[bytes, 
     if proc.returncode != 0:
         lines = [ln for ln in stderr.splitlines() if ln.strip() and not _IGNORED_STDERR.match(ln)]
         detail = lines[-1] if lines else f"exit status {proc.returncode}"
+        if "incompatible file format" in detail:
+            detail += " (recorded by a newer perf than this one?)"
         raise InputError(f"perf could not read this perf.data: {detail}", source)
     return proc.stdout, stderr
 
@@ -111,6 +142,8 @@ def parse_header(text: str) -> PerfDataHeader:
         frozenset(m[2].split("|")) for m in _EVENT_LINE.finditer(text)
         if not m[1].strip().startswith("dummy")
     )
+    if not types and "# event :" not in text:
+        types = (frozenset({"TID", "TIME", "IP"}),)  # perf printed no event list: ask little
     ref = _REFERENCE.search(text)
     if ref is None:
         return PerfDataHeader(clock, name, sample_types=types)
