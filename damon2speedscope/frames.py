@@ -22,8 +22,20 @@ def wss_name(wss: int) -> str:
     return f"[WSS {format_bytes(wss)}]"
 
 
+_EXACT_UNITS = ((1 << 50, "PiB"), (1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"),
+                (1 << 10, "KiB"), (1, "B"))
+
+
 def wss_level_name(threshold: int) -> str:
-    """One step of the WSS curve: every interval whose WSS reaches ``threshold`` stacks it."""
+    """One step of the WSS curve: every interval whose WSS reaches ``threshold`` stacks it.
+
+    Exact, in the largest unit that divides it: ``[WSS ≥ 50 MiB]`` … ``[WSS ≥ 1050 MiB]``.
+    The steps are round numbers of one unit (``writers.speedscope._nice_step``), so a curve
+    counts up evenly in one unit instead of ``1000 MiB``, ``1.03 GiB``, ``1.07 GiB``.
+    """
+    for size, unit in _EXACT_UNITS:
+        if threshold >= size and threshold % size == 0:
+            return f"[WSS ≥ {threshold // size} {unit}]"
     return f"[WSS ≥ {format_bytes(threshold)}]"
 
 
