@@ -1,19 +1,27 @@
 """Readers: bytes of any supported recording → model objects.
 
 :func:`load_input` detects the format from the bytes and returns whatever the input held:
-DAMON snapshots, perf callchain samples, or both (a combined perf.data).
+DAMON snapshots, perf callchain samples, or both (a combined perf.data). Compressed inputs
+(gzip, xz, bzip2, zstd where available, zlib) are decompressed with a bound and detected again;
+JSON inside is parsed while it is inflated, never inflated whole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 from ..clock import ClockDomain
+from ..errors import FormatError
 from ..model import DamonRecord, PerfSamples, SkipCounter
-from .damo_json import decompress_zlib, parse_damo_json
-from .detect import InputKind, detect
-from .perf_data import PerfDataHeader, read_header, run_perf_script
+from .compression import MAX_NESTING, ZLIB, iter_decompress, output_limit
+from .damo_json import parse_damo_json
+from .detect import COMPRESSED, InputKind, detect
+from .perf_data import PerfDataHeader, check_file_header, read_header, run_perf_script
 from .perf_script import SampleFilter, parse_perf_script
+from .recfmt import parse_recfmt
+from .trace_cmd import parse_trace_cmd
 
 __all__ = ["InputKind", "LoadedInput", "ReadOptions", "SampleFilter", "detect", "load_input"]
 
@@ -39,6 +47,10 @@ class LoadedInput:
     warnings: list[str] = field(default_factory=list)
     header: PerfDataHeader | None = None
     clock_declared: bool = False
+    compression: str | None = None
+    """Codec(s) the input was wrapped in, outermost first (``"gzip"``, ``"zlib"``)."""
+    events: dict[str, int] = field(default_factory=dict)
+    """Events seen per name, where the reader counts them (text and DAMON tracepoints)."""
 
 
 def load_input(
@@ -46,21 +58,75 @@ def load_input(
 ) -> LoadedInput:
     """Read one input. ``path`` lets perf.data go to ``perf`` without a temporary copy."""
     options = options or ReadOptions()
+    return _load(data, source, path, options, len(data), [])
+
+
+_JSON_PEEK = 1 << 16
+
+
+def _load(
+    data: bytes, source: str, path: str | None, options: ReadOptions, original_size: int,
+    codecs: list[str],
+) -> LoadedInput:
     kind = detect(data, source)
-    if kind is InputKind.DAMO_JSON_COMPRESSED:
-        record = parse_damo_json(decompress_zlib(data, source), source, options.clock)
-        return LoadedInput(source, kind, record, None, SkipCounter(),
-                           clock_declared=options.clock is not None)
+    declared = options.clock is not None
+    codec = COMPRESSED.get(kind)
+    if codec is not None:
+        if len(codecs) >= MAX_NESTING:
+            raise FormatError(f"more than {MAX_NESTING} nested compression layers", source,
+                              offset=0)
+        codecs = [*codecs, codec]
+        chunks = iter_decompress(data, codec, source, output_limit(original_size))
+        head: list[bytes] = []
+        size = 0
+        for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk)
+            if size >= _JSON_PEEK:
+                break
+        start = b"".join(head)[:_JSON_PEEK].lstrip(b"\xef\xbb\xbf \t\r\n")
+        if start[:1] in (b"[", b"{"):
+            del data
+            json_kind = InputKind.DAMO_JSON_COMPRESSED if codecs == [ZLIB] else InputKind.DAMO_JSON
+            return _load_json(chain(head, chunks), source, json_kind, options, codecs)
+        inner = b"".join(chain(head, chunks))
+        del head, data
+        return _load(inner, source, None, options, original_size, codecs)
+    compressed = "+".join(codecs) or None
     if kind is InputKind.DAMO_JSON:
-        record = parse_damo_json(data, source, options.clock)
-        return LoadedInput(source, kind, record, None, SkipCounter(),
-                           clock_declared=options.clock is not None)
+        return _load_json(data, source, kind, options, codecs)
+    if kind is InputKind.DAMON_RECFMT:
+        skipped = SkipCounter()
+        record = parse_recfmt(data, source, options.clock, skipped)
+        return LoadedInput(source, kind, record, None, skipped, clock_declared=declared,
+                           compression=compressed)
+    if kind is InputKind.TRACE_CMD:
+        traced = parse_trace_cmd(data, source, options.clock or ClockDomain.PERF)
+        return LoadedInput(source, kind, traced.damon, None, traced.skipped, traced.notes,
+                           clock_declared=declared, compression=compressed,
+                           events=traced.events)
     if kind is InputKind.PERF_DATA:
-        return _load_perf_data(data, source, path, options)
+        loaded = _load_perf_data(data, source, path, options)
+        loaded.compression = compressed
+        return loaded
     clock = options.clock or ClockDomain.PERF
     result = parse_perf_script(data, source, clock, options.event, options.sample_filter)
-    return LoadedInput(source, kind, result.damon, result.samples, result.skipped,
-                       clock_declared=options.clock is not None)
+    notes: list[str] = list(getattr(result, "notes", []))
+    return LoadedInput(source, kind, result.damon, result.samples, result.skipped, notes,
+                       clock_declared=declared, compression=compressed,
+                       events=dict(result.events))
+
+
+def _load_json(
+    data: bytes | Iterator[bytes], source: str, kind: InputKind, options: ReadOptions,
+    codecs: list[str],
+) -> LoadedInput:
+    skipped = SkipCounter()
+    notes: list[str] = []
+    record = parse_damo_json(data, source, options.clock, skipped, notes)
+    return LoadedInput(source, kind, record, None, skipped, notes,
+                       clock_declared=options.clock is not None,
+                       compression="+".join(codecs) or None)
 
 
 def _load_perf_data(
@@ -69,6 +135,7 @@ def _load_perf_data(
     import tempfile
     from pathlib import Path
 
+    check_file_header(data, source)
     with tempfile.TemporaryDirectory(prefix="damon2speedscope-") as tmp:
         if path is None:
             path = str(Path(tmp) / "input.perf.data")

@@ -1,151 +1,704 @@
-"""damo's ``json`` and ``json_compressed`` (zlib) records.
+"""damo's ``json`` and ``json_compressed`` records, every version (v1.8.2 → 3.4.3), streamed.
 
-damo 3.x writes numbers as strings with thousands separators (``"4,294,967,296"``), times as
-strings of nanoseconds, ``nr_accesses`` as ``{"samples", "percent"}``, ``age`` as
-``{"usec", "aggr_intervals"}`` and ``intervals`` possibly null; older versions wrote plain
-numbers. Times above 10^17 ns can only be epoch times: those records are on the wall clock.
+Shapes read (every one seen in a damo release's writer, plus the ones its reader accepts):
+
+* the document is a list of records, or the ``{"damo_record_ver": 1, "damo_records":
+  {"damon_records": {"kdamonds": [...], "record_list": [records]}}}`` wrapper (damo 3.4.3's
+  reader misspells the key and cannot read it; we can), or ``{"records": [...]}``, or a
+  single record object;
+* a record: ``kdamond_idx``/``context_idx``/``scheme_idx`` (absent or null in old versions:
+  0 as damo assumes), ``target_id`` (an int of any size, a string, or null: -1 here, "no
+  target id", as tried-regions snapshots write), ``intervals`` (null, or ``sample_us``/
+  ``aggr_us`` as numbers, digit strings or human text like ``"5 ms"``), ``data_source``
+  (``"damon_stat"`` names the kdamond ``damon_stat``), ``snapshots``;
+* numbers as ints or strings with thousands separators (``"93,824,992,231,424"``), sizes
+  with units (``"4 KiB"``), times as nanosecond strings or human text (``"2 s 500 ms"``);
+* ``nr_accesses`` as ``{"samples", "percent"}`` (percent-only is converted with the
+  record's intervals, ``int(percent × aggr/sample / 100)`` like damo) or a plain number;
+* ``age`` as ``{"usec", "aggr_intervals"}`` (usec-only is converted to aggregation intervals,
+  truncated toward zero like damo; -1 without intervals), a plain number, or null (-1);
+* a snapshot's ``sample_interval_us``: damo writes it with its microsecond formatter in
+  machine mode, which prints NANOSECONDS (a bug: damo 3.4.3 reads back 1000× the value). So a
+  plain number is taken as microseconds only when that is closer (by ratio) to the record's
+  ``intervals.sample_us`` than nanoseconds are; without intervals it is nanoseconds, what
+  every damo writer of the field printed. Human text (``"5 ms"``) is exact. The record's
+  sample interval is ``intervals.sample_us`` when present, else the snapshots' value.
+
+Records of the same (kdamond, context, target) are one target (``damo record --snapshot``
+writes one record per snapshot). Records with a ``scheme_idx`` hold the regions a DAMOS scheme
+tried, not a whole snapshot: they are used only for targets that have no record without one,
+and for one scheme per target (the others are counted as skipped). damo's fake ``0-0: -1 -1``
+snapshot, if a converted file kept it, is dropped as in the text formats.
+
+Times and clock: snapshots carry ``start_time`` and ``end_time`` (nanoseconds). A missing
+start is the previous end of the same target, or for snapshot records end minus the
+aggregation interval. Times of at least 10^17 ns can only be epoch times: such records
+(``damo record --snapshot``, DAMON_STAT) are on :attr:`ClockDomain.WALL`; the others come from
+tracepoints (:attr:`ClockDomain.PERF`) unless the caller declares the clock.
+
+Memory: the text is never decoded whole. A window of it (:data:`WINDOW` characters, grown only
+while one value does not fit) is parsed value by value with the standard library's C JSON
+scanner, and each snapshot is turned into flat integer arrays and dropped before the next is
+read. A json_compressed input is inflated in pieces into that window, so neither the whole
+inflated text nor a whole decoded document ever exists.
 """
 
 from __future__ import annotations
 
-import zlib
+import array
+import codecs
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
+import numpy as np
 
 from ..clock import ClockDomain
-from ..errors import InputError
-from ..model import DamonRecord, DamonTarget
-from .damon_events import build_record
+from ..errors import FormatError, InputError
+from ..model import DamonRecord, DamonTarget, SkipCounter
+from .compression import ZLIB, is_zlib, iter_decompress
+from .damon_events import pack_record, snapshot_starts
 
 WALL_CLOCK_MIN_NS = 10**17  # ~3 years of uptime; epoch ns are ~1.7e18
+WINDOW = 1 << 20
+"""Characters of JSON text decoded ahead of the parser (the window doubles for a larger value)."""
+
+_INT32_MAX = (1 << 31) - 1
+_UINT64_MAX = (1 << 64) - 1
+_MISSING = -(1 << 63)
+
+_TIME_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                  "m": 60_000_000_000, "min": 60_000_000_000, "h": 3_600_000_000_000,
+                  "d": 86_400_000_000_000}
+_TIME_TERM = re.compile(r"\s*([+-]?[\d,]*\.?\d+(?:[eE][+-]?\d+)?)\s*(ns|us|µs|ms|min|s|m|h|d)"
+                        r"(?![A-Za-z])")
+_SIZE_UNITS = {"B": 1}
+for _i, _p in enumerate("KMGTPE", start=1):
+    for _suffix in (_p, _p + "B", _p + "iB"):
+        _SIZE_UNITS[_suffix] = 1 << (10 * _i)
+_SIZE = re.compile(r"^\s*([+-]?[\d,]*\.?\d+)\s*([KMGTPE]?i?B|[KMGTPE])\s*$")
+_WS = re.compile(r"[ \t\n\r]*")
 
 
-def is_zlib(data: bytes) -> bool:
-    return len(data) >= 2 and data[0] == 0x78 and (data[0] * 256 + data[1]) % 31 == 0
+def is_zlib_json(data: bytes) -> bool:
+    """zlib-compressed, as damo's json_compressed is (detection looks at the inflated start)."""
+    return is_zlib(data)
 
 
 def decompress_zlib(data: bytes, source: str) -> bytes:
+    """The whole inflated json_compressed text (bounded like every decompression)."""
+    return b"".join(iter_decompress(data, ZLIB, source))
+
+
+# ---------------------------------------------------------------------------------------------
+# damo's number, size and time texts
+
+
+def _bad(what: str, value: Any, source: str, offset: int | None = None) -> InputError:
+    return InputError(f"{what}: expected a number, got {value!r}", source, offset=offset)
+
+
+def _decimal(text: str) -> Decimal | None:
     try:
-        return zlib.decompress(data)
-    except zlib.error as exc:
-        raise InputError(f"corrupt or truncated zlib data (json_compressed): {exc}", source,
-                         offset=0) from None
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def _plain_int(value: Any) -> int | None:
+    """The fast path: an int, or a string of ASCII digits with optional thousands commas."""
+    if type(value) is int:
+        return value
+    if type(value) is str:
+        text = value.replace(",", "") if "," in value else value
+        if text.isdigit() and text.isascii():
+            return int(text)
+    return None
 
 
 def number(value: Any, what: str, source: str) -> int:
-    """A damo number: int, or a string possibly with thousands separators."""
-    if isinstance(value, bool):
-        raise InputError(f"{what}: expected a number, got {value!r}", source)
+    """A damo number: int, integral float, or a string possibly with thousands separators
+    (a fractional string is truncated toward zero, as damo's ``int()`` would)."""
+    plain = _plain_int(value)
+    if plain is not None:
+        return plain
+    if isinstance(value, bool) or value is None:
+        raise _bad(what, value, source)
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.replace(",", "").strip()
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            whole, _, frac = text.partition(".")
-            if whole.lstrip("-").isdigit() and (not frac or frac.isdigit()):
-                return int(whole)
-        except ValueError:
-            pass
-    if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise InputError(f"{what}: expected a number, got {value!r}", source)
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise _bad(what, value, source)
+    if isinstance(value, str):
+        dec = _decimal(value.strip())
+        if dec is not None and dec.is_finite():
+            return int(dec)
+    raise _bad(what, value, source)
 
 
-def _accesses(value: Any, source: str) -> int:
-    if isinstance(value, dict):
-        if "samples" in value and value["samples"] is not None:
-            return number(value["samples"], "nr_accesses.samples", source)
-        raise InputError(f"nr_accesses without samples: {value!r}", source)
-    return number(value, "nr_accesses", source)
+def size_bytes(value: Any, what: str, source: str) -> int:
+    """An address or size: a damo number, or a number with a byte unit (``"4 KiB"``)."""
+    plain = _plain_int(value)
+    if plain is not None:
+        return plain
+    if isinstance(value, str):
+        m = _SIZE.match(value)
+        if m is not None:
+            dec = _decimal(m[1])
+            if dec is not None:
+                return int(dec * _SIZE_UNITS[m[2]])
+    return number(value, what, source)
 
 
-def _age(value: Any, source: str) -> int:
-    if value is None:
-        return -1
-    if isinstance(value, dict):
-        aggr = value.get("aggr_intervals")
-        return -1 if aggr is None else number(aggr, "age.aggr_intervals", source)
-    if isinstance(value, str) and not value.replace(",", "").strip().isdigit():
-        return -1
-    return number(value, "age", source)
+def time_ns(value: Any, what: str, source: str, plain_unit_ns: int = 1) -> int:
+    """A time: a plain number counts ``plain_unit_ns`` nanoseconds each; human text such as
+    ``"2 s 500 ms"``, ``"-1 ms"`` or ``"1.5 s"`` is exact (truncated to whole nanoseconds)."""
+    plain = _plain_int(value)
+    if plain is not None:
+        return plain * plain_unit_ns
+    if isinstance(value, str):
+        text = value.strip()
+        dec = _decimal(text)
+        if dec is not None and dec.is_finite():
+            return int(dec * plain_unit_ns)
+        total = Decimal(0)
+        pos = 0
+        while pos < len(text):
+            m = _TIME_TERM.match(text, pos)
+            if m is None:
+                break
+            term = _decimal(m[1])
+            if term is None:
+                break
+            total += term * _TIME_UNITS_NS[m[2]]
+            pos = m.end()
+            while pos < len(text) and text[pos] == " ":
+                pos += 1
+        if pos == len(text) and pos:
+            return int(total)
+        raise InputError(f"{what}: expected a time, got {value!r}", source)
+    return number(value, what, source) * plain_unit_ns
 
 
-def _intervals(record: dict[str, Any], source: str) -> tuple[int | None, int | None]:
-    intervals = record.get("intervals")
+# ---------------------------------------------------------------------------------------------
+# streaming JSON text
+
+
+class _Text:
+    """Decoded JSON text over an iterator of byte chunks, parsed value by value."""
+
+    def __init__(self, chunks: Iterable[bytes], source: str) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._scan = json.JSONDecoder().raw_decode
+        self.source = source
+        self.buf = ""
+        self.pos = 0
+        self.base = 0  # characters before buf[0]
+        self.eof = False
+        self._first = True
+
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def error(self, reason: str) -> InputError:
+        return InputError(reason, self.source, offset=self.offset())
+
+    def _more(self, at_least: int = 0) -> bool:
+        """Append decoded text (``at_least`` characters if the input has them)."""
+        if self.eof:
+            return False
+        parts: list[str] = []
+        got = 0
+        while not self.eof and (got == 0 or got < at_least):
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                text = self._decoder.decode(b"", final=True)
+                self.eof = True
+            else:
+                try:
+                    text = self._decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"not UTF-8 text: {exc.reason}", self.source,
+                                     offset=self.base + len(self.buf) + got) from None
+            if self._first and text:
+                self._first = False
+                if text.startswith("\ufeff"):
+                    text = text[1:]
+                    self.base += 1
+            parts.append(text)
+            got += len(text)
+        if self.pos:
+            self.base += self.pos
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
+        self.buf += "".join(parts)
+        return True
+
+    def peek(self) -> str:
+        """The next non-blank character ("" at the end)."""
+        while True:
+            m = _WS.match(self.buf, self.pos)
+            self.pos = m.end() if m else self.pos
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more(WINDOW):
+                return ""
+
+    def expect(self, char: str, context: str) -> None:
+        got = self.peek()
+        if got != char:
+            shown = repr(got) if got else "the end of the input"
+            raise self.error(f"damo JSON record: expected {char!r} {context}, got {shown}")
+        self.pos += 1
+
+    def separator(self, close: str, context: str) -> bool:
+        """After a member or element: True if another follows, False at ``close``."""
+        got = self.peek()
+        if got == ",":
+            self.pos += 1
+            return True
+        if got == close:
+            self.pos += 1
+            return False
+        shown = repr(got) if got else "the end of the input"
+        raise self.error(f"damo JSON record: expected ',' or {close!r} {context}, got {shown}")
+
+    def value(self) -> Any:
+        """The next complete JSON value, reading more text as long as it does not fit."""
+        if not self.peek():
+            raise self.error("damo JSON record: truncated (a value is missing at the end)")
+        while True:
+            try:
+                obj, end = self._scan(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                if near_end and self._more(max(WINDOW, len(self.buf) - self.pos)):
+                    continue
+                at = self.base + exc.pos
+                if self.eof and (not self.buf[exc.pos:].strip()
+                                 or exc.msg.startswith("Unterminated")):
+                    raise InputError(f"damo JSON record: truncated ({exc.msg})", self.source,
+                                     offset=at) from None
+                raise InputError(f"not valid JSON: {exc.msg}", self.source, offset=at) from None
+            if end == len(self.buf) and not self.eof and self._more(WINDOW):
+                continue  # a number may go on in the next piece
+            self.pos = end
+            return obj
+
+    def key(self) -> str:
+        if self.peek() != '"':
+            raise self.error("damo JSON record: expected an object key")
+        key = self.value()
+        assert isinstance(key, str)
+        self.expect(":", f"after key {key!r}")
+        return key
+
+
+# ---------------------------------------------------------------------------------------------
+# the records
+
+
+@dataclass
+class _RecordMeta:
+    header: dict[str, Any]
+    first_snapshot: int
+    last_snapshot: int  # exclusive
+    offset: int
+
+
+@dataclass
+class _Collector:
+    """Every snapshot of the document as flat arrays, records as index ranges."""
+
+    source: str
+    skipped: SkipCounter
+    region_start: array.array[int] = field(default_factory=lambda: array.array("Q"))
+    region_end: array.array[int] = field(default_factory=lambda: array.array("Q"))
+    nr: array.array[int] = field(default_factory=lambda: array.array("q"))
+    age: array.array[int] = field(default_factory=lambda: array.array("q"))
+    percent: dict[int, float] = field(default_factory=dict)  # region → nr_accesses percent
+    age_usec_ns: dict[int, int] = field(default_factory=dict)  # region → age in ns
+    counts: list[int] = field(default_factory=list)
+    starts: list[int | None] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    sample_raw: list[Any] = field(default_factory=list)
+    fake: list[bool] = field(default_factory=list)
+    records: list[_RecordMeta] = field(default_factory=list)
+    wrapper_version: Any = None
+
+    def snapshot(self, snap: Any, where: int) -> None:
+        src = self.source
+        if not isinstance(snap, dict) or not isinstance(snap.get("regions"), list):
+            raise InputError("damo JSON record: snapshot without 'regions'", src, offset=where)
+        try:
+            end = time_ns(snap["end_time"], "end_time", src)
+            start_raw = snap.get("start_time")
+            start = None if start_raw is None else time_ns(start_raw, "start_time", src)
+            regions = snap["regions"]
+            base = len(self.nr)
+            add_start, add_end = self.region_start.append, self.region_end.append
+            add_nr, add_age = self.nr.append, self.age.append
+            for i, r in enumerate(regions):
+                s = _plain_int(r["start"])
+                if s is None:
+                    s = size_bytes(r["start"], "region start", src)
+                e = _plain_int(r["end"])
+                if e is None:
+                    e = size_bytes(r["end"], "region end", src)
+                if not 0 <= s <= e <= _UINT64_MAX:
+                    raise InputError(f"damo JSON record: region {s}-{e} ends before it starts "
+                                     "or lies outside 64 bits", src, offset=where)
+                add_start(s)
+                add_end(e)
+                # the shapes every damo release writes, without a call; the rest below
+                acc = r.get("nr_accesses")
+                n = acc.get("samples") if type(acc) is dict else None
+                add_nr(n if type(n) is int and 0 <= n <= _INT32_MAX
+                       else self._accesses(acc, base + i))
+                age = r.get("age")
+                a = _plain_int(age.get("aggr_intervals")) if type(age) is dict else None
+                add_age(a if a is not None else self._age(age, base + i))
+        except KeyError as exc:
+            raise InputError(f"damo JSON record: snapshot or region lacks {exc}", src,
+                             offset=where) from None
+        except (TypeError, AttributeError) as exc:
+            raise InputError(f"damo JSON record: malformed snapshot ({exc})", src,
+                             offset=where) from None
+        self.counts.append(len(regions))
+        self.starts.append(start)
+        self.ends.append(end)
+        self.sample_raw.append(snap.get("sample_interval_us"))
+        self.fake.append(
+            len(regions) == 1 and self.region_start[-1] == 0 and self.region_end[-1] == 0
+            and self.nr[-1] == -1)
+
+    def _accesses(self, value: Any, index: int) -> int:
+        if isinstance(value, dict):
+            samples = value.get("samples")
+            if samples is not None:
+                n = number(samples, "nr_accesses.samples", self.source)
+            elif value.get("percent") is not None:
+                self.percent[index] = float(Decimal(str(value["percent"]).replace(",", "")
+                                                    .rstrip("% ")))
+                return 0
+            else:
+                raise InputError(f"nr_accesses with neither samples nor percent: {value!r}",
+                                 self.source)
+        elif value is None:
+            raise InputError("region without nr_accesses", self.source)
+        else:
+            n = number(value, "nr_accesses", self.source)
+        if not -1 <= n <= _INT32_MAX:
+            raise InputError(f"implausible nr_accesses {n}", self.source)
+        return n
+
+    def _age(self, value: Any, index: int) -> int:
+        if value is None:
+            return -1
+        if isinstance(value, dict):
+            aggr = value.get("aggr_intervals")
+            if aggr is not None:
+                return number(aggr, "age.aggr_intervals", self.source)
+            usec = value.get("usec")
+            if usec is not None:
+                self.age_usec_ns[index] = time_ns(usec, "age.usec", self.source, 1_000)
+            return -1
+        return number(value, "age", self.source)
+
+
+def _records_array(text: _Text, out: _Collector) -> None:
+    text.expect("[", "to open the list of records")
+    if text.peek() == "]":
+        text.pos += 1
+        return
+    while True:
+        _record(text, out, {})
+        if not text.separator("]", "after a record"):
+            return
+
+
+def _record(text: _Text, out: _Collector, header: dict[str, Any]) -> None:
+    at = text.offset()
+    text.expect("{", "to open a record")
+    first = len(out.ends)
+    saw_snapshots = False
+    if text.peek() != "}":
+        while True:
+            key = text.key()
+            if key == "snapshots":
+                saw_snapshots = True
+                _snapshots(text, out)
+            else:
+                header[key] = text.value()
+            if not text.separator("}", "in a record"):
+                break
+    else:
+        text.pos += 1
+    if not saw_snapshots:
+        side = next((name for key, name in _SIDE_FILES.items() if key in header), None)
+        if side is not None:
+            raise FormatError(f"this is damo's {side} side file (written next to a record), "
+                              "not a DAMON record: give the record itself", text.source,
+                              offset=at)
+        raise InputError("damo JSON record: a record without 'snapshots'", text.source,
+                         offset=at)
+    out.records.append(_RecordMeta(header, first, len(out.ends), at))
+
+
+def _snapshots(text: _Text, out: _Collector) -> None:
+    text.expect("[", "to open 'snapshots'")
+    if text.peek() == "]":
+        text.pos += 1
+        return
+    while True:
+        at = text.offset()
+        out.snapshot(text.value(), at)
+        if not text.separator("]", "after a snapshot"):
+            return
+
+
+_WRAPPER_OBJECTS = ("damo_records", "damon_records")
+_SIDE_FILES = {"contexts": "`.kdamonds`", "footprints": "`.mem_footprint`",
+               "procvmas": "`.vmas`", "proc_stats": "`.proc_stats`"}
+_RECORD_LISTS = ("record_list", "records")
+
+
+def _wrapper(text: _Text, out: _Collector, depth: int = 0) -> None:
+    """An object around the record list, or a single record written as the document."""
+    at = text.offset()
+    text.expect("{", "to open the document")
+    header: dict[str, Any] = {}
+    first = len(out.ends)
+    found = False
+    saw_snapshots = False
+    if text.peek() == "}":
+        text.pos += 1
+    else:
+        while True:
+            key = text.key()
+            if key in _WRAPPER_OBJECTS and text.peek() == "{" and depth < 4:
+                _wrapper(text, out, depth + 1)
+                found = True
+            elif key in _RECORD_LISTS and text.peek() == "[":
+                _records_array(text, out)
+                found = True
+            elif key == "snapshots" and text.peek() == "[":
+                _snapshots(text, out)
+                saw_snapshots = True
+            else:
+                header[key] = text.value()
+            if not text.separator("}", "in the document"):
+                break
+    if "damo_record_ver" in header:
+        out.wrapper_version = header["damo_record_ver"]
+    if saw_snapshots:
+        out.records.append(_RecordMeta(header, first, len(out.ends), at))
+    elif not found and depth == 0:
+        raise InputError("damo JSON record: expected a list of records (or damo's "
+                         "damo_record_ver wrapper around one)", text.source, offset=at)
+
+
+def _json_chunks(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for pos in range(0, len(data), WINDOW):
+        yield bytes(view[pos:pos + WINDOW])
+
+
+def parse_damo_json(
+    data: bytes | Iterable[bytes],
+    source: str,
+    clock: ClockDomain | None = None,
+    skipped: SkipCounter | None = None,
+    notes: list[str] | None = None,
+) -> DamonRecord:
+    """Parse damo's json record from bytes or from an iterator of byte pieces."""
+    skipped = skipped if skipped is not None else SkipCounter()
+    chunks = _json_chunks(data) if isinstance(data, bytes) else data
+    text = _Text(chunks, source)
+    out = _Collector(source, skipped)
+    first = text.peek()
+    if first == "[":
+        _records_array(text, out)
+    elif first == "{":
+        _wrapper(text, out)
+    else:
+        raise text.error("damo JSON record: expected a list of records")
+    if text.peek():
+        raise text.error("not valid JSON: extra data after the document")
+    del text, chunks
+    return _assemble(out, clock, notes if notes is not None else [])
+
+
+def _record_key(header: dict[str, Any], source: str) -> tuple[DamonTarget, int | None]:
+    kdamond = header.get("kdamond_idx")
+    context = header.get("context_idx")
+    target_id = header.get("target_id")
+    scheme = header.get("scheme_idx")
+    if header.get("data_source") == "damon_stat":
+        name = "damon_stat"
+    else:
+        name = f"kdamond.{number(kdamond, 'kdamond_idx', source) if kdamond is not None else 0}"
+    return (
+        DamonTarget(
+            name,
+            number(context, "context_idx", source) if context is not None else 0,
+            number(target_id, "target_id", source) if target_id is not None else -1,
+        ),
+        None if scheme is None else number(scheme, "scheme_idx", source),
+    )
+
+
+def _intervals(header: dict[str, Any], source: str) -> tuple[int | None, int | None]:
+    intervals = header.get("intervals")
     if not isinstance(intervals, dict):
         return None, None
     sample = intervals.get("sample_us")
     aggr = intervals.get("aggr_us")
     return (
-        None if sample is None else number(sample, "intervals.sample_us", source) * 1000,
-        None if aggr is None else number(aggr, "intervals.aggr_us", source) * 1000,
+        None if sample is None else time_ns(sample, "intervals.sample_us", source, 1_000),
+        None if aggr is None else time_ns(aggr, "intervals.aggr_us", source, 1_000),
     )
 
 
-def parse_damo_json(data: bytes, source: str, clock: ClockDomain | None = None) -> DamonRecord:
-    """Parse damo's json record; the clock is PERF unless the times are epoch (WALL)."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", source) from None
-    if isinstance(doc, dict) and "records" in doc:
-        doc = doc["records"]
-    if not isinstance(doc, list):
-        raise InputError("damo JSON record: expected a list of records", source)
-    targets: list[DamonTarget] = []
-    snap_target: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    regions: list[list[tuple[int, int, int, int]]] = []
+def snapshot_sample_interval_ns(
+    value: Any, source: str, intervals_sample_ns: int | None
+) -> int | None:
+    """A snapshot's ``sample_interval_us`` in ns, undoing damo's microseconds-as-ns bug."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _decimal(value.strip()) is None:
+        return time_ns(value, "sample_interval_us", source)  # human text: exact
+    raw = number(value, "sample_interval_us", source)
+    if intervals_sample_ns and raw > 0:
+        as_us, as_ns = raw * 1_000, raw
+        return min((as_us, as_ns), key=lambda v: abs(np.log(v / intervals_sample_ns)))
+    return raw  # nanoseconds: what damo's writer has always printed (module docstring)
+
+
+def _assemble(out: _Collector, clock: ClockDomain | None, notes: list[str]) -> DamonRecord:
+    source = out.source
+    if out.wrapper_version not in (None, 1):
+        notes.append(f"{source}: damo_record_ver {out.wrapper_version!r} is newer than this "
+                     "reader knows (1); read as version 1")
+    if not out.ends:
+        raise InputError("damo JSON record holds no snapshot", source)
+    n_snap = len(out.ends)
+    keys = [_record_key(meta.header, source) for meta in out.records]
+    # Which scheme each target's snapshots come from: none if any record has none, else the
+    # first record's scheme.
+    chosen: dict[DamonTarget, int | None] = {}
+    for target, scheme in keys:
+        if target not in chosen or scheme is None:
+            chosen[target] = scheme
+    targets: dict[DamonTarget, int] = {}
+    snap_target = np.full(n_snap, -1, dtype=np.int32)
+    keep = np.ones(n_snap, dtype=bool)
     sample_ns: int | None = None
     aggr_ns: int | None = None
-    for index, record in enumerate(doc):
-        if not isinstance(record, dict) or not isinstance(record.get("snapshots"), list):
-            raise InputError(f"damo JSON record {index}: expected an object with 'snapshots'",
-                             source)
-        kdamond = record.get("kdamond_idx")
-        context = record.get("context_idx")
-        target_id = record.get("target_id")
-        target = DamonTarget(
-            f"kdamond.{kdamond if kdamond is not None else 0}",
-            number(context, "context_idx", source) if context is not None else 0,
-            number(target_id, "target_id", source) if target_id is not None else index,
-        )
-        targets.append(target)
-        sample_ns, aggr_ns = _intervals(record, source)
-        for snap in record["snapshots"]:
-            if not isinstance(snap, dict) or not isinstance(snap.get("regions"), list):
-                raise InputError(f"damo JSON record {index}: snapshot without 'regions'", source)
-            try:
-                snap_regions = [
-                    (
-                        number(r["start"], "region start", source),
-                        number(r["end"], "region end", source),
-                        _accesses(r["nr_accesses"], source),
-                        _age(r.get("age"), source),
-                    )
-                    for r in snap["regions"]
-                ]
-                start_ns = number(snap["start_time"], "start_time", source)
-                end_ns = number(snap["end_time"], "end_time", source)
-            except (KeyError, TypeError) as exc:
-                raise InputError(
-                    f"damo JSON record {index}: snapshot or region lacks {exc}", source
-                ) from None
-            if any(end < start for start, end, _, _ in snap_regions):
-                raise InputError(f"damo JSON record {index}: region ends before it starts",
-                                 source)
-            snap_target.append(len(targets) - 1)
-            starts.append(start_ns)
-            ends.append(end_ns)
-            regions.append(snap_regions)
-    if not ends:
+    record_aggr = np.zeros(n_snap, dtype=np.int64)
+    record_sample = np.zeros(n_snap, dtype=np.int64)
+    snapshot_record = np.zeros(n_snap, dtype=bool)
+    seen_intervals: set[tuple[int | None, int | None]] = set()
+    for (target, scheme), meta in zip(keys, out.records, strict=True):
+        lo, hi = meta.first_snapshot, meta.last_snapshot
+        if scheme != chosen[target]:
+            if hi > lo:
+                has = ("full snapshots" if chosen[target] is None
+                       else f"scheme {chosen[target]}'s")
+                out.skipped.add(f"damo JSON record of DAMOS scheme {scheme} tried regions "
+                                f"(the target has {has})", f"{source}@{meta.offset}", hi - lo)
+            keep[lo:hi] = False
+            continue
+        index = targets.setdefault(target, len(targets))
+        snap_target[lo:hi] = index
+        s_ns, a_ns = _intervals(meta.header, source)
+        if s_ns is not None or a_ns is not None:
+            seen_intervals.add((s_ns, a_ns))
+            if sample_ns is None and aggr_ns is None:
+                sample_ns, aggr_ns = s_ns, a_ns
+        record_aggr[lo:hi] = a_ns or 0
+        record_sample[lo:hi] = s_ns or 0
+        snapshot_record[lo:hi] = (meta.header.get("data_source") == "damon_stat"
+                                  or scheme is not None)
+    if len(seen_intervals) > 1:
+        notes.append(f"{source}: records with different monitoring intervals; the first "
+                     "record's are reported")
+    # Region-level values that need the record's intervals.
+    region_offset = np.zeros(n_snap + 1, dtype=np.int64)
+    np.cumsum(np.asarray(out.counts, dtype=np.int64), out=region_offset[1:])
+    nr = np.frombuffer(out.nr, dtype=np.int64).copy() if len(out.nr) else np.zeros(0, np.int64)
+    age = np.frombuffer(out.age, dtype=np.int64).copy() if len(out.age) else np.zeros(0, np.int64)
+    if out.percent or out.age_usec_ns:
+        snap_of_region = np.searchsorted(region_offset, np.arange(len(nr)), side="right") - 1
+        for region, pct in out.percent.items():
+            k = int(snap_of_region[region])
+            s, a = int(record_sample[k]), int(record_aggr[k])
+            if not s or not a:
+                raise InputError("damo JSON record: nr_accesses given only as a percentage, "
+                                 "and the record has no intervals to convert it", source)
+            nr[region] = int(pct * (a / s) / 100)
+        for region, usec_ns in out.age_usec_ns.items():
+            a = int(record_aggr[int(snap_of_region[region])])
+            if a:
+                q = abs(usec_ns) // a
+                age[region] = q if usec_ns >= 0 else -q
+    # Drop damo's fake snapshots (a converted file may keep one) and unused schemes.
+    fake = np.asarray(out.fake, dtype=bool) & keep
+    if fake.any():
+        out.skipped.add("damo placeholder snapshot (0-0: -1 -1)", source, int(fake.sum()))
+    ends = np.asarray(out.ends, dtype=np.int64)
+    # First-interval rule, with the fake snapshots' ends, for snapshots without a start.
+    target_list = list(targets)
+    fake_end: dict[int, int] = {}
+    for k in np.flatnonzero(fake).tolist():
+        fake_end[int(snap_target[k])] = int(ends[k])
+    keep &= ~fake
+    kept = np.flatnonzero(keep)
+    if kept.size == 0:
         raise InputError("damo JSON record holds no snapshot", source)
+    ends_kept = ends[kept]
     if clock is None:
-        clock = ClockDomain.WALL if min(ends) >= WALL_CLOCK_MIN_NS else ClockDomain.PERF
-    return build_record(clock, targets, snap_target, starts, ends, regions, sample_ns, aggr_ns)
+        if int(ends_kept.min()) >= WALL_CLOCK_MIN_NS:
+            clock = ClockDomain.WALL
+        elif int(ends_kept.max()) >= WALL_CLOCK_MIN_NS:
+            raise InputError("damo JSON record mixes epoch (wall-clock) and uptime times",
+                             source)
+        else:
+            clock = ClockDomain.PERF
+    fallback = snapshot_starts(target_list, snap_target[kept].tolist(), ends_kept.tolist(),
+                               aggr_ns, fake_end)
+    starts = np.empty(kept.size, dtype=np.int64)
+    for j, k in enumerate(kept.tolist()):
+        given = out.starts[k]
+        if given is not None:
+            starts[j] = given
+        elif snapshot_record[k] and record_aggr[k]:
+            starts[j] = int(ends[k]) - int(record_aggr[k])
+        else:
+            starts[j] = fallback[j]
+    # Sample interval: the record's intervals, else the snapshots' own (damo's ns bug undone).
+    if sample_ns is None:
+        values = [v for k in kept.tolist()
+                  if (v := snapshot_sample_interval_ns(out.sample_raw[k], source, None))
+                  is not None]
+        if values:
+            sample_ns = max(set(values), key=values.count)
+    if age.size and (age.max() > _INT32_MAX or age.min() < -1):
+        np.clip(age, -1, _INT32_MAX, out=age)
+    region_keep = np.repeat(keep, np.asarray(out.counts, dtype=np.int64))
+    start_arr = np.frombuffer(out.region_start, dtype=np.uint64) if len(out.region_start) \
+        else np.zeros(0, np.uint64)
+    end_arr = np.frombuffer(out.region_end, dtype=np.uint64) if len(out.region_end) \
+        else np.zeros(0, np.uint64)
+    return pack_record(
+        clock, target_list, snap_target[kept], starts, ends_kept,
+        np.asarray(out.counts, dtype=np.int64)[kept],
+        start_arr[region_keep].copy(), end_arr[region_keep].copy(),
+        nr[region_keep].astype(np.int32), age[region_keep].astype(np.int32),
+        sample_ns, aggr_ns)

@@ -1,22 +1,71 @@
-"""Input format detection from the bytes alone (never from the file name or ``file``)."""
+"""Input format detection from the bytes alone (never from the file name or ``file``).
+
+Order: perf.data magic; pickle (refused); the legacy DAMON record's ``damon_recfmt_ver`` magic;
+compression magics (gzip, xz, bzip2, zstd, and zlib = damo's json_compressed; the caller
+decompresses and detects again); JSON (first non-blank byte ``[`` or ``{``); binary data is a
+headerless version-0 legacy record only if ALL of it parses as one (checked last), else refused;
+text is ``trace-cmd report`` output when its event lines have trace-cmd's ``comm-pid [cpu]``
+shape, else ``perf script`` output.
+"""
 
 from __future__ import annotations
 
 import enum
+import pickletools
 
 from ..errors import FormatError
-from .damo_json import is_zlib
+from . import compression
 from .perf_data import PERF_MAGIC
+from .recfmt import MAGIC as RECFMT_MAGIC
+from .recfmt import looks_like_v0
+from .trace_cmd import looks_like_trace_cmd
 
 
 class InputKind(enum.Enum):
     PERF_DATA = "perf.data"
     PERF_SCRIPT = "perf script text"
+    TRACE_CMD = "trace-cmd report text"
     DAMO_JSON = "damo json"
     DAMO_JSON_COMPRESSED = "damo json_compressed"
+    DAMON_RECFMT = "DAMON legacy record (recfmt)"
+    GZIP = "gzip"
+    XZ = "xz"
+    BZIP2 = "bzip2"
+    ZSTD = "zstd"
 
 
+COMPRESSED = {
+    InputKind.GZIP: compression.GZIP,
+    InputKind.XZ: compression.XZ,
+    InputKind.BZIP2: compression.BZIP2,
+    InputKind.ZSTD: compression.ZSTD,
+    InputKind.DAMO_JSON_COMPRESSED: compression.ZLIB,
+}
+"""Kinds that wrap another input, with their codec."""
+
+_BY_CODEC = {codec: kind for kind, codec in COMPRESSED.items()}
 _SNIFF = 1 << 16
+_PICKLE_CHECK_MAX = 64 << 20
+_PICKLE_V0_START = frozenset(b"(]})cSVIFLNJKUXGTdlptu0P")
+
+
+def _is_pickle(data: bytes) -> bool:
+    """Protocol 2+ starts with PROTO (0x80, version); 0 and 1 are a whole run of opcodes that
+    ends with STOP (``.``) at the last byte. Only parsed with pickletools, never unpickled."""
+    if data[:1] == b"\x80" and len(data) > 1 and data[1] <= 5:
+        return True
+    if not data.endswith(b".") or data[0] not in _PICKLE_V0_START \
+            or len(data) > _PICKLE_CHECK_MAX:
+        return False
+    try:
+        last = -1
+        for opcode, _arg, pos in pickletools.genops(data):
+            if opcode.name == "STOP":
+                last = pos if pos is not None else -1
+                break
+    except Exception:
+        return False
+    return last == len(data) - 1
 
 
 def detect(data: bytes, source: str) -> InputKind:
@@ -24,18 +73,26 @@ def detect(data: bytes, source: str) -> InputKind:
         raise FormatError("empty input", source)
     if data.startswith(PERF_MAGIC):
         return InputKind.PERF_DATA
-    if data[:1] == b"\x80" and len(data) > 1 and data[1] <= 5:
+    if _is_pickle(data):
         raise FormatError("looks like a Python pickle: refused (no damo version wrote pickle, "
                           "and unpickling runs code)", source, offset=0)
-    if data.startswith(b"damon_recfmt_ver"):
-        raise FormatError("legacy DAMON binary record (recfmt) is not supported yet", source,
-                          offset=0)
-    if is_zlib(data):
-        return InputKind.DAMO_JSON_COMPRESSED
-    head = data[:_SNIFF].lstrip()
-    if head[:1] in (b"[", b"{"):
+    if data.startswith(RECFMT_MAGIC):
+        return InputKind.DAMON_RECFMT
+    codec = compression.sniff(data[:_SNIFF])
+    if codec is not None:
+        return _BY_CODEC[codec]
+    head = data[:_SNIFF]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    stripped = head.lstrip()
+    if stripped[:1] in (b"[", b"{"):
         return InputKind.DAMO_JSON
-    if b"\x00" in data[:_SNIFF]:
-        raise FormatError("binary data of no known format (not perf.data, damo json or "
-                          "perf script text)", source, offset=data.index(b"\x00"))
+    if b"\x00" in head:
+        if looks_like_v0(data) is not None:
+            return InputKind.DAMON_RECFMT
+        raise FormatError("binary data of no known format (not perf.data, a DAMON record, "
+                          "damo json, compressed data or text)", source,
+                          offset=data.index(b"\x00"))
+    if looks_like_trace_cmd(head):
+        return InputKind.TRACE_CMD
     return InputKind.PERF_SCRIPT

@@ -1,0 +1,97 @@
+"""``trace-cmd report`` text of DAMON tracepoints (what ``damo record --tracer trace-cmd``
+records and damo converts).
+
+A trace-cmd line joins comm and pid with ``-`` and may have a latency-flags column (trace-cmd
+3.2 and some distributions omit it)::
+
+    kdamond.0-1234  [000] .....  5000.100000: damon_aggregated: target_id=0 nr_regions=3 ...
+    kdamond.0-1234  [000] 5000.100000: damon:damon_aggregated: target_id=0 nr_regions=3 ...
+
+The event name comes with or without its ``damon:`` system. Every DAMON event goes to
+:class:`~damon2speedscope.readers.damon_events.SnapshotAssembler`, which counts
+``damos_before_apply`` and ``damon_monitor_intervals_tune`` lines and builds the snapshots.
+Lines before the first event (``cpus=2``, ``version = 6``, ``CPU 1 is empty``) are trace-cmd's
+header and are ignored; later lines that are not events, and events of other tracepoints, are
+counted as skipped.
+
+Clock: trace-cmd's default trace clock is ``local``, the clock perf uses too
+(:attr:`ClockDomain.PERF`); a trace recorded with ``trace-cmd record -C mono`` needs ``--clock
+mono``. (Counter clocks like ``x86-tsc`` print cycles, not seconds: not supported.)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..clock import ClockDomain
+from ..model import DamonRecord, SkipCounter
+from ..units import parse_time_field_ns
+from .damon_events import SnapshotAssembler
+
+TRACE_CMD_LINE = re.compile(
+    rb"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+    rb"(?:(?P<flags>[.dXN][^\s]*)\s+)?(?P<secs>\d+)\.(?P<frac>\d+):\s+"
+    rb"(?P<event>[A-Za-z_][\w]*(?::[A-Za-z_][\w]*)?):(?:\s+|$)(?P<payload>.*)$"
+)
+"""One trace-cmd report event line; detection uses it to tell trace-cmd from perf script."""
+
+
+@dataclass
+class TraceCmdResult:
+    damon: DamonRecord | None
+    skipped: SkipCounter
+    events: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_trace_cmd(
+    data: bytes, source: str, clock: ClockDomain = ClockDomain.PERF
+) -> TraceCmdResult:
+    """Parse a whole ``trace-cmd report`` text."""
+    skipped = SkipCounter()
+    assembler = SnapshotAssembler(clock, source, skipped)
+    other: dict[str, int] = {}
+    seen_event = False
+    for lineno, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        m = TRACE_CMD_LINE.match(line)
+        where = f"{source}:{lineno}"
+        if m is None:
+            if seen_event:
+                skipped.add("trace-cmd line not understood", where)
+            continue
+        seen_event = True
+        event = m["event"].decode("ascii")
+        kind = event.rsplit(":", 1)[-1]
+        if not (kind.startswith(("damon_", "damos_")) or event.startswith("damon:")):
+            other[event] = other.get(event, 0) + 1
+            skipped.add(f"trace-cmd event {event} (not a DAMON event)", where)
+            continue
+        thread = f"{m['comm'].decode('utf-8', 'replace').strip()} {int(m['pid'])}"
+        assembler.add_event(event, thread, parse_time_field_ns(m["secs"], m["frac"]),
+                            m["payload"], where)
+    record = assembler.finish()
+    events = dict(assembler.events)
+    events.update(other)
+    return TraceCmdResult(record, skipped, events, assembler.notes)
+
+
+def looks_like_trace_cmd(head: bytes, max_lines: int = 200) -> bool:
+    """Most event-looking lines among the first ``max_lines`` are trace-cmd's ``comm-pid [cpu]``.
+
+    perf script puts whitespace between comm and pid (``kdamond.0  4452 [000]``), so its lines
+    never match :data:`TRACE_CMD_LINE`; trace-cmd's never have a separate pid column.
+    """
+    trace_cmd = 0
+    events = 0
+    for line in head.split(b"\n")[:max_lines]:
+        if b": " not in line and not line.rstrip().endswith(b":"):
+            continue
+        if re.search(rb"\s\d+\.\d+:\s", line) is None:
+            continue
+        events += 1
+        if TRACE_CMD_LINE.match(line):
+            trace_cmd += 1
+    return trace_cmd > 0 and trace_cmd * 2 > events
