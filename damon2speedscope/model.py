@@ -34,6 +34,10 @@ class FrameTable:
         self._frame_index: dict[Frame, int] = {}
         self.stacks: list[tuple[int, ...]] = []
         self._stack_index: dict[tuple[int, ...], int] = {}
+        # Optional: the perf script reader fills it with, for each stack, the raw callchain
+        # lines it was first parsed from (root first, one per frame of the stack), so a writer
+        # can reproduce another tool's text rules (writers/folded.py: stackcollapse-perf.pl).
+        self.raw_stacks: list[tuple[bytes, ...]] | None = None
 
     def frame(self, frame: Frame) -> int:
         index = self._frame_index.get(frame)
