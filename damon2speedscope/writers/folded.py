@@ -33,7 +33,11 @@ FlameGraph's own expected outputs in ``tests/test_folded_corpora.py``). Its rule
 Where the two tools see different samples, ours wins, by design: the event is the reader's
 choice (the first sampling event with callchains, the script takes the first event it meets);
 a header is anchored on its time field (the script takes the first number after the comm as
-the tid, so a comm like ``Thread 2`` is cut); source lines (``-F +srcline``) are never frames.
+the tid, so a comm like ``Thread 2`` is cut); source lines (``-F +srcline``) are never frames;
+the script drops a last sample that no blank line ends, we keep it. Frame names are written
+from the raw bytes of the text, the thread frame from the model's comm (a non-UTF-8 comm comes
+out as ``\\xNN``). Not implemented: the script's ``--addrs``, ``--inline``, ``--context``,
+``--srcline`` and ``--event-filter`` (the reader's ``event=`` chooses the event).
 """
 
 from __future__ import annotations
