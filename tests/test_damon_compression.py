@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import shutil
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from damon2speedscope.readers import InputKind, compression
 from damon2speedscope.readers.detect import detect
 
 TRACE_CMD = Path(__file__).resolve().parent / "data" / "damon" / "trace_cmd"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 CODECS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": gzip.compress, "xz": lzma.compress, "bzip2": bz2.compress, "zlib": zlib.compress,
@@ -132,3 +134,11 @@ def test_text_starting_like_zlib_is_not_zlib() -> None:
     assert compression.is_zlib(text)
     assert compression.sniff(text) is None
     assert detect(text, "x") is InputKind.PERF_SCRIPT
+
+
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is needed to read perf.data")
+def test_compressed_perf_data_goes_to_perf() -> None:
+    raw = (GOLDEN / "fftlike" / "damon.perf.data").read_bytes()
+    loaded = load(gzip.compress(raw, 1))
+    assert loaded.kind is InputKind.PERF_DATA and loaded.compression == "gzip"
+    assert snaps(loaded.damon) == snaps(load(raw).damon)  # type: ignore[arg-type]

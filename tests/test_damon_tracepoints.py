@@ -227,3 +227,14 @@ def test_lone_snapshot_without_fake_borrows_another_targets_interval() -> None:
     lone = [g for g in got if g[0] == T1]
     assert lone == [(T1, 5000 * S, 5000 * S + S // 10, ((2 ** 32, 5 * 2 ** 30, 2, 0),))]
     assert [g for g in got if g[0] == T0] == [s for s in EXPECTED if s[0] == T0]
+
+
+def test_trace_cmd_unknown_comm_is_resolved_by_pid() -> None:
+    """trace-cmd prints `<...>-PID` until it has recorded the comm: still the same kdamond."""
+    text = (TRACE_CMD / "report.flags.txt").read_bytes()
+    lines = text.split(b"\n")
+    lines[1] = lines[1].replace(b"kdamond.0-4452", b"<...>-4452")
+    lines[2] = lines[2].replace(b"kdamond.0-4452", b"<...>-4452")
+    loaded = load(b"\n".join(lines))
+    assert snaps(loaded.damon) == EXPECTED  # type: ignore[arg-type]
+    assert [t.kdamond for t in loaded.damon.targets] == ["kdamond.0", "kdamond.0"]  # type: ignore

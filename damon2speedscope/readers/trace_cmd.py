@@ -12,7 +12,8 @@ The event name comes with or without its ``damon:`` system. Every DAMON event go
 ``damos_before_apply`` and ``damon_monitor_intervals_tune`` lines and builds the snapshots.
 Lines before the first event (``cpus=2``, ``version = 6``, ``CPU 1 is empty``) are trace-cmd's
 header and are ignored; later lines that are not events, and events of other tracepoints, are
-counted as skipped.
+counted as skipped. A ``<...>-PID`` thread (trace-cmd had not recorded the comm yet) is the
+``kdamond.N`` that the same pid is called elsewhere in the trace.
 
 Clock: trace-cmd's default trace clock is ``local``, the clock perf uses too
 (:attr:`ClockDomain.PERF`); a trace recorded with ``trace-cmd record -C mono`` needs ``--clock
@@ -35,6 +36,7 @@ TRACE_CMD_LINE = re.compile(
     rb"(?P<event>[A-Za-z_][\w]*(?::[A-Za-z_][\w]*)?):(?:\s+|$)(?P<payload>.*)$"
 )
 """One trace-cmd report event line; detection uses it to tell trace-cmd from perf script."""
+_KDAMOND_PID = re.compile(rb"^\s*(kdamond\.\d+)-(\d+)\s+\[", re.M)
 
 
 @dataclass
@@ -53,6 +55,8 @@ def parse_trace_cmd(
     assembler = SnapshotAssembler(clock, source, skipped)
     other: dict[str, int] = {}
     seen_event = False
+    # trace-cmd prints "<...>" for a comm it has not recorded; the pid names the kdamond then
+    comms = {m[2]: m[1] for m in _KDAMOND_PID.finditer(data)}
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -69,7 +73,10 @@ def parse_trace_cmd(
             other[event] = other.get(event, 0) + 1
             skipped.add(f"trace-cmd event {event} (not a DAMON event)", where)
             continue
-        thread = f"{m['comm'].decode('utf-8', 'replace').strip()} {int(m['pid'])}"
+        comm = m["comm"].strip()
+        if comm == b"<...>":
+            comm = comms.get(m["pid"], comm)
+        thread = f"{comm.decode('utf-8', 'replace')} {int(m['pid'])}"
         assembler.add_event(event, thread, parse_time_field_ns(m["secs"], m["frac"]),
                             m["payload"], where)
     record = assembler.finish()
