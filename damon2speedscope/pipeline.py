@@ -6,8 +6,11 @@ in tests without touching the file system; :mod:`cli` does all the opening and w
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import __version__
 from .analysis.align import Alignment, Span, align, choose_mapping
@@ -17,7 +20,13 @@ from .analysis.wss import IntervalSeries, interval_series
 from .errors import InputError, SkipLimitError, UsageError
 from .model import DamonRecord, PerfSamples, SkipCounter
 from .readers import LoadedInput, ReadOptions, load_input
-from .writers.speedscope import Timeline, ViewOptions, build_document, sample_span
+from .writers.speedscope import (
+    DocumentWriter,
+    Timeline,
+    ViewOptions,
+    document_writer,
+    sample_span,
+)
 from .writers.summary import build_summary
 
 
@@ -41,11 +50,32 @@ class ConvertOptions:
     top_functions: int = 5
 
 
+STAGES = ("read", "align", "analyse", "write")
+"""The stages :func:`convert` times (``timings``): reading and parsing the inputs, putting
+DAMON on the perf clock, WSS/bursts/attribution/summary, and producing the speedscope file."""
+
+
+@contextmanager
+def _stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
 @dataclass
 class Conversion:
-    """Everything one conversion produced; ``document`` is the speedscope file's content."""
+    """Everything one conversion produced; ``document`` is the speedscope file's content.
 
-    document: dict[str, Any]
+    The document is produced when first asked for: ``document`` builds it as Python data,
+    :meth:`write_document` writes the same bytes as ``orjson.dumps(document)`` without ever
+    holding the document (memory bounded by the model, not by the output's size).
+    """
+
     summary: dict[str, Any]
     warnings: list[str]
     skipped: SkipCounter
@@ -55,6 +85,33 @@ class Conversion:
     bursts: list[Burst]
     alignment: Alignment | None
     attribution: list[BurstAttribution] = field(default_factory=list)
+    timeline: Timeline | None = None
+    timings: dict[str, float] | None = None
+    """Seconds per stage (:data:`STAGES`) when :func:`convert` was asked to time them."""
+    writer: DocumentWriter | None = field(default=None, repr=False)
+    _document: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            assert self.writer is not None
+            with _stage(self.timings, "write"):
+                self._document = self.writer.to_dict()
+        return self._document
+
+    def document_json(self) -> Iterator[bytes]:
+        """The bytes of ``orjson.dumps(document)``, piece by piece."""
+        assert self.writer is not None
+        return self.writer.json()
+
+    def write_document(self, out: BinaryIO) -> int:
+        """Write the speedscope file to ``out``; returns its size in bytes."""
+        size = 0
+        with _stage(self.timings, "write"):
+            for part in self.document_json():
+                out.write(part)
+                size += len(part)
+        return size
 
 
 def _pick(loaded: list[LoadedInput]) -> tuple[LoadedInput | None, LoadedInput | None]:
@@ -73,9 +130,21 @@ def _pick(loaded: list[LoadedInput]) -> tuple[LoadedInput | None, LoadedInput | 
     return (damon_inputs[0] if damon_inputs else None, perf_inputs[0] if perf_inputs else None)
 
 
-def convert(inputs: list[InputBytes], options: ConvertOptions | None = None) -> Conversion:
+def convert(inputs: list[InputBytes], options: ConvertOptions | None = None,
+            timings: dict[str, float] | None = None) -> Conversion:
+    """Read, align and analyse ``inputs``; ``timings`` (if given) receives seconds per stage."""
     options = options or ConvertOptions()
-    loaded = [load_input(i.data, i.source, i.path, options.read) for i in inputs]
+    with _stage(timings, "read"):
+        loaded = [load_input(i.data, i.source, i.path, options.read) for i in inputs]
+    with _stage(timings, "align"):
+        record, samples, alignment, warnings, skipped = _align(loaded, options)
+    with _stage(timings, "analyse"):
+        return _analyse(inputs, options, loaded, record, samples, alignment, warnings, skipped,
+                        timings)
+
+
+def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
+        DamonRecord | None, PerfSamples | None, Alignment | None, list[str], SkipCounter]:
     skipped = SkipCounter()
     warnings: list[str] = []
     for li in loaded:
@@ -97,6 +166,13 @@ def convert(inputs: list[InputBytes], options: ConvertOptions | None = None) -> 
         warnings.extend(alignment.warnings)
     elif record is not None and options.damon_offset_ns:
         record = record.shifted(options.damon_offset_ns, record.clock)
+    return record, samples, alignment, warnings, skipped
+
+
+def _analyse(inputs: list[InputBytes], options: ConvertOptions, loaded: list[LoadedInput],
+             record: DamonRecord | None, samples: PerfSamples | None,
+             alignment: Alignment | None, warnings: list[str], skipped: SkipCounter,
+             timings: dict[str, float] | None) -> Conversion:
     series = interval_series(record) if record is not None and len(record) else None
     bursts = find_bursts(series, options.bursts) if series is not None else []
     starts: list[int] = []
@@ -117,14 +193,15 @@ def convert(inputs: list[InputBytes], options: ConvertOptions | None = None) -> 
             raise SkipLimitError(f"--strict: skipped {total}: {detail}")
         warnings.append(f"skipped {total}: {detail}")
     name = options.name or " + ".join(i.source for i in inputs)
-    document = build_document(name, f"damon2speedscope@{__version__}", samples, timeline,
-                              options.views)
+    with _stage(timings, "write"):
+        writer = document_writer(name, f"damon2speedscope@{__version__}", samples, timeline,
+                                 options.views)
     attribution = attribute(samples, bursts, options.top_functions) if (
         samples is not None and len(samples) and bursts) else []
     summary = build_summary(series, bursts, attribution, samples, timeline, alignment, skipped,
                             record.clock.value if record is not None else
                             (samples.clock.value if samples is not None else "none"),
                             loaded)
-    return Conversion(document, summary, warnings, skipped, record, samples, series, bursts,
-                      alignment, attribution)
+    return Conversion(summary, warnings, skipped, record, samples, series, bursts, alignment,
+                      attribution, timeline, timings, writer)
 

@@ -9,18 +9,21 @@ the nesting stays balanced. Idle time (no sample) stays a gap.
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
+import orjson
 
 from .. import frames as names
 from ..analysis.bursts import Burst
-from ..analysis.heat import hot_ranges, max_accesses
+from ..analysis.heat import HotRange, hot_ranges, max_accesses
 from ..analysis.wss import IntervalSeries
 from ..clock import require_same_clock
 from ..model import DamonRecord, Frame, PerfSamples
+from .events import EventStream, Pieces, StackTable, chunks, close_json, cut_pieces
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
 WSS_CURVE_DEPTH = 40
@@ -125,14 +128,24 @@ def _durations(times: np.ndarray, periods: np.ndarray, period_is_ns: bool) -> np
     return durations
 
 
+def _by_thread(samples: PerfSamples) -> dict[int, npt.NDArray[np.intp]]:
+    """Indices of each thread's samples, in time order (one stable sort, not one scan each)."""
+    order = np.argsort(samples.thread, kind="stable")
+    threads = samples.thread[order]
+    cuts = np.flatnonzero(np.diff(threads)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64)
+    ends = np.concatenate([cuts, [len(order)]]).astype(np.int64)
+    return {int(threads[s]): order[s:e] for s, e in zip(starts.tolist(), ends.tolist(),
+                                                        strict=True) if e > s}
+
+
 def sample_span(samples: PerfSamples) -> tuple[int, int]:
     """First and last instant the samples cover (a sample covers the period before it)."""
     first = int(samples.time_ns[0]) if len(samples) else 0
     spans = [first]
-    for thread in np.unique(samples.thread):
-        mask = samples.thread == thread
-        t = samples.time_ns[mask]
-        d = _durations(t, samples.period[mask], samples.period_is_ns)
+    for idx in _by_thread(samples).values():
+        t = samples.time_ns[idx]
+        d = _durations(t, samples.period[idx], samples.period_is_ns)
         spans.append(int((t - d).min()))
     return min(spans), int(samples.time_ns.max()) if len(samples) else 0
 
@@ -172,6 +185,57 @@ class _Prefixes:
     def frames_for(self, k: int) -> list[int]:
         return self.by_interval[k] if k >= 0 else self.outside
 
+    def table(self) -> npt.NDArray[np.int64]:
+        """Row k + 1: the prefix frames of interval k; row 0: outside every interval."""
+        return np.array([self.outside, *self.by_interval], dtype=np.int64).reshape(
+            len(self.by_interval) + 1, 2)
+
+
+_NO_PREFIX = np.zeros((1, 0), dtype=np.int64)
+
+
+class _ThreadEvents:
+    """A thread's samples as pieces, and the event stream they make (see writers/events)."""
+
+    def __init__(self, samples: PerfSamples, idx: npt.NDArray[np.intp], prefixes: _Prefixes | None,
+                 stacks: StackTable, prefix_table: npt.NDArray[np.int64]) -> None:
+        times = samples.time_ns[idx]
+        durations = _durations(times, samples.period[idx], samples.period_is_ns)
+        series = prefixes.series if prefixes is not None else None
+        self.pieces: Pieces = cut_pieces(
+            times, durations, samples.stack[idx].astype(np.int64),
+            prefixes.bounds if prefixes is not None else None,
+            series.start_ns if series is not None else None,
+            series.end_ns if series is not None else None)
+        self.stream = EventStream(stacks, prefix_table)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for chunk in chunks(self.pieces):
+            is_close, frame, at = self.stream.arrays(chunk)
+            events.extend({"type": "C" if c else "O", "frame": f, "at": a} for c, f, a in zip(
+                is_close.tolist(), frame.tolist(), at.tolist(), strict=True))
+        end = self.stream.prev_end
+        events.extend({"type": "C", "frame": f, "at": end} for f in self.stream.final())
+        return events
+
+    def json(self) -> Iterator[bytes]:
+        """The events list's JSON content in pieces (no brackets; commas between)."""
+        sep = b""
+        for chunk in chunks(self.pieces):
+            text = self.stream.json(chunk)
+            if text:
+                yield sep + text
+                sep = b","
+        final = self.stream.final()
+        if final:
+            yield sep + close_json(final, self.stream.prev_end)
+
+
+def _thread_head(samples: PerfSamples, thread: int, start_ns: int, end_ns: int) -> dict[str, Any]:
+    return {"type": "evented", "name": samples.threads[thread].label, "unit": "nanoseconds",
+            "startValue": start_ns, "endValue": end_ns}
+
 
 def thread_profile(
     samples: PerfSamples,
@@ -181,40 +245,12 @@ def thread_profile(
     start_ns: int,
     end_ns: int,
 ) -> dict[str, Any]:
-    mask = samples.thread == thread
-    times = samples.time_ns[mask]
-    stacks = samples.stack[mask]
-    durations = _durations(times, samples.period[mask], samples.period_is_ns)
-    events = _Events()
-    table_stacks = samples.table.stacks
-    bounds = prefixes.bounds if prefixes is not None else np.zeros(0, dtype=np.int64)
-    for t, d, s in zip(times.tolist(), durations.tolist(), stacks.tolist(), strict=True):
-        real = list(table_stacks[s])
-        a = t - d
-        if prefixes is None:
-            if d > 0:
-                events.piece(a, t, real, None)
-            continue
-        cuts = [a]
-        if bounds.size:
-            lo = int(np.searchsorted(bounds, a, side="right"))
-            hi = int(np.searchsorted(bounds, t, side="left"))
-            cuts.extend(int(x) for x in bounds[lo:hi])
-        cuts.append(t)
-        for p, q in itertools.pairwise(cuts):
-            if q <= p:
-                continue
-            k = prefixes.interval_at(p)
-            events.piece(p, q, prefixes.frames_for(k) + real, k)
-    thread_info = samples.threads[thread]
-    return {
-        "type": "evented",
-        "name": thread_info.label,
-        "unit": "nanoseconds",
-        "startValue": start_ns,
-        "endValue": end_ns,
-        "events": events.finish(),
-    }
+    idx = np.flatnonzero(samples.thread == thread)
+    stacks = StackTable(samples.table.stacks)
+    table = prefixes.table() if prefixes is not None else _NO_PREFIX
+    profile = _thread_head(samples, thread, start_ns, end_ns)
+    profile["events"] = _ThreadEvents(samples, idx, prefixes, stacks, table).dicts()
+    return profile
 
 
 def _nice_step(maximum: int, depth: int) -> int:
@@ -249,6 +285,44 @@ def wss_profile(frames: _Frames, timeline: Timeline, prefixes: _Prefixes) -> dic
     }
 
 
+_HOT_EXACT_LIMIT = 1 << 62
+
+
+def _all_hot_ranges(record: DamonRecord, limit: int, full: int) -> list[list[HotRange]]:
+    """:func:`analysis.heat.hot_ranges` of every snapshot at once (the same ranges)."""
+    n = len(record)
+    counts = np.diff(record.region_offset)
+    acc = np.maximum(record.nr_accesses, 0).astype(np.int64)
+    starts = record.region_start.astype(np.int64)
+    ends = record.region_end.astype(np.int64)
+    sizes = ends - starts
+    if acc.size and (int(np.abs(sizes).max()) * int(acc.max()) * max(1, int(counts.max()))
+                     >= _HOT_EXACT_LIMIT):
+        return [hot_ranges(record, k, limit, full) for k in range(n)]
+    snap = np.repeat(np.arange(n, dtype=np.int64), counts)
+    keep = np.flatnonzero(acc > 0)
+    s, e, a, sn = starts[keep], ends[keep], acc[keep], snap[keep]
+    out: list[list[HotRange]] = [[] for _ in range(n)]
+    if keep.size == 0:
+        return out
+    new = np.ones(len(keep), dtype=bool)
+    new[1:] = (sn[1:] != sn[:-1]) | (e[:-1] != s[1:])
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:] - 1, [len(keep) - 1]])
+    weight = np.add.reduceat((e - s) * a, first)
+    rs, re_, rsnap = s[first], e[last], sn[first]
+    order = np.lexsort((rs, -weight, rsnap))
+    rsnap_sorted = rsnap[order]
+    group_start = np.searchsorted(rsnap_sorted, rsnap_sorted, side="left")
+    rank = np.arange(len(order)) - group_start
+    chosen = order[rank < limit]
+    for k, lo, hi, w in zip(rsnap[chosen].tolist(), rs[chosen].tolist(), re_[chosen].tolist(),
+                            weight[chosen].tolist(), strict=True):
+        if hi > lo:
+            out[k].append(HotRange(lo, hi, min(1.0, w / ((hi - lo) * full))))
+    return out
+
+
 def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[str, Any]]:
     """Per target: each interval's hottest ranges stacked hottest-first over its burst."""
     record = timeline.record
@@ -256,6 +330,7 @@ def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[st
         return []
     full = max_accesses(record)
     prefixes = _Prefixes(frames, timeline)
+    ranges_of = _all_hot_ranges(record, top, full)
     out: list[dict[str, Any]] = []
     for target_index, target in enumerate(record.targets):
         events = _Events()
@@ -264,7 +339,7 @@ def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[st
             if end <= start:
                 continue
             root = prefixes.frames_for(prefixes.interval_at(start))[0]
-            ranges = hot_ranges(record, k, top, full)
+            ranges = ranges_of[k]
             stack = [root] + ([frames.get(names.hot_range_name(r.start, r.end, r.rate))
                                for r in ranges] or [frames.get(names.NO_HOT_RANGE)])
             events.piece(start, end, stack, k)
@@ -277,6 +352,54 @@ def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[st
     return out
 
 
+@dataclass
+class _MemoryRuns:
+    """The memory-weighted profile as runs of equal (interval, thread, stack)."""
+
+    root: npt.NDArray[np.int64]
+    thread: npt.NDArray[np.int64]
+    stack: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.int64]
+    total: int
+
+
+def _memory_runs(samples: PerfSamples, frames: _Frames, timeline: Timeline,
+                 prefixes: _Prefixes, signal: str) -> tuple[list[int], _MemoryRuns | None]:
+    """A sample in interval k weighs ``signal_k // n_k``; consecutive samples of one interval,
+    thread and stack are one run (their weights summed)."""
+    series = timeline.series
+    assert series is not None
+    values = (series.wss if signal == "wss" else series.access).astype(np.int64)
+    t = samples.time_ns
+    k = np.searchsorted(series.start_ns, t, side="right") - 1
+    inside = (k >= 0) & (t < series.end_ns[np.maximum(k, 0)])
+    counts = np.bincount(k[inside], minlength=len(series))
+    thread_frames = [frames.get(names.thread_frame_name(th.label)) for th in samples.threads]
+    idx = np.flatnonzero(inside)
+    if idx.size == 0:
+        return thread_frames, None
+    ki = k[idx].astype(np.int64)
+    w = values[ki] // counts[ki]
+    thread = samples.thread[idx].astype(np.int64)
+    stack = samples.stack[idx].astype(np.int64)
+    change = np.ones(len(idx), dtype=bool)
+    change[1:] = (ki[1:] != ki[:-1]) | (thread[1:] != thread[:-1]) | (stack[1:] != stack[:-1])
+    first = np.flatnonzero(change)
+    weights = np.add.reduceat(w, first)
+    if values.size and float(values.astype(np.float64).sum()) < 2.0**62:
+        total = int(weights.sum())
+    else:
+        total = sum(int(x) for x in weights.tolist())
+    roots = np.array([prefixes.frames_for(i)[0] for i in range(len(series))], dtype=np.int64)
+    return thread_frames, _MemoryRuns(roots[ki[first]], thread[first], stack[first], weights,
+                                      total)
+
+
+def _memory_head(signal: str, total: int) -> dict[str, Any]:
+    return {"type": "sampled", "name": names.MEMORY_PROFILE_NAMES[signal], "unit": "bytes",
+            "startValue": 0, "endValue": total}
+
+
 def memory_profile(samples: PerfSamples, frames: _Frames, timeline: Timeline,
                    prefixes: _Prefixes, signal: str) -> dict[str, Any] | None:
     """CPU samples weighted by the memory of their interval: Left Heavy ranks code by bytes.
@@ -285,32 +408,146 @@ def memory_profile(samples: PerfSamples, frames: _Frames, timeline: Timeline,
     threads) in that interval, so each interval's samples together weigh its WSS (or access
     bytes). Samples outside the DAMON record weigh nothing and are left out.
     """
-    series = timeline.series
-    assert series is not None
-    values = series.wss if signal == "wss" else series.access
-    t = samples.time_ns
-    k = np.searchsorted(series.start_ns, t, side="right") - 1
-    inside = (k >= 0) & (t < series.end_ns[np.maximum(k, 0)])
-    counts = np.bincount(k[inside], minlength=len(series))
-    thread_frames = [frames.get(names.thread_frame_name(th.label)) for th in samples.threads]
-    stacks: list[list[int]] = []
-    weights: list[int] = []
-    last_key: tuple[int, int, int] | None = None
-    for i in np.flatnonzero(inside).tolist():
-        ki = int(k[i])
-        w = int(values[ki]) // int(counts[ki])
-        key = (ki, int(samples.thread[i]), int(samples.stack[i]))
-        if key == last_key:
-            weights[-1] += w
-            continue
-        last_key = key
-        stacks.append([prefixes.frames_for(ki)[0], thread_frames[key[1]],
-                       *samples.table.stacks[key[2]]])
-        weights.append(w)
-    if not stacks:
+    thread_frames, runs = _memory_runs(samples, frames, timeline, prefixes, signal)
+    if runs is None:
         return None
-    return {"type": "sampled", "name": names.MEMORY_PROFILE_NAMES[signal], "unit": "bytes",
-            "startValue": 0, "endValue": sum(weights), "samples": stacks, "weights": weights}
+    table = samples.table.stacks
+    profile = _memory_head(signal, runs.total)
+    profile["samples"] = [[r, thread_frames[t], *table[s]] for r, t, s in zip(
+        runs.root.tolist(), runs.thread.tolist(), runs.stack.tolist(), strict=True)]
+    profile["weights"] = runs.weights.tolist()
+    return profile
+
+
+def _memory_json(samples: PerfSamples, thread_frames: list[int], runs: _MemoryRuns,
+                 signal: str) -> Iterator[bytes]:
+    head = orjson.dumps(_memory_head(signal, runs.total))
+    yield head[:-1] + b',"samples":['
+    table = samples.table.stacks
+    rows = np.stack([runs.root, runs.thread, runs.stack], axis=1)
+    sep = b""
+    for i in range(0, len(rows), 1 << 18):
+        part = rows[i:i + (1 << 18)]
+        uniq, inverse = np.unique(part, axis=0, return_inverse=True)
+        rendered = np.array([orjson.dumps([r, thread_frames[t], *table[s]])
+                             for r, t, s in uniq.tolist()], dtype=object)
+        yield sep + b",".join(rendered[inverse.reshape(-1)].tolist())
+        sep = b","
+    yield b'],"weights":' + orjson.dumps(runs.weights, option=orjson.OPT_SERIALIZE_NUMPY) + b"}"
+
+
+def _thread_order(samples: PerfSamples) -> tuple[list[int], int]:
+    counts = np.bincount(samples.thread, minlength=len(samples.threads))
+    order = sorted(
+        (t for t in range(len(samples.threads)) if counts[t] > 0),
+        key=lambda t: (samples.threads[t].pid if samples.threads[t].pid is not None else -1,
+                       samples.threads[t].tid, samples.threads[t].comm),
+    )
+    busiest = max(order, key=lambda t: (int(counts[t]), -order.index(t)))
+    return order, busiest
+
+
+class DocumentWriter:
+    """The profiles of one file in order; the thread and memory profiles are produced only
+    when written (as dicts or as JSON bytes), everything else is built up front so that the
+    shared frame list is complete before the first profile is written."""
+
+    def __init__(self, name: str, exporter: str, samples: PerfSamples | None,
+                 timeline: Timeline, views: ViewOptions | None) -> None:
+        views = views or ViewOptions()
+        if samples is not None and timeline.series is not None:
+            require_same_clock(timeline.series.clock, samples.clock)
+        self.name = name
+        self.exporter = exporter
+        self.samples = samples
+        self.timeline = timeline
+        self.views = views
+        self.frames = frames = _Frames(samples.table.frames if samples is not None else [])
+        self.prefixes = prefixes = _Prefixes(frames, timeline) if timeline.series is not None \
+            else None
+        # each entry: a built profile, or a thread index, or "memory"
+        self.profiles: list[dict[str, Any] | int | str] = []
+        if prefixes is not None and "wss" in views.views:
+            self.profiles.append(wss_profile(frames, timeline, prefixes))
+        self.active = 0
+        has_samples = samples is not None and len(samples) > 0
+        if samples is not None and has_samples and "threads" in views.views:
+            order, busiest = _thread_order(samples)
+            for t in order:
+                if t == busiest:
+                    self.active = len(self.profiles)
+                self.profiles.append(t)
+        self.memory: tuple[list[int], _MemoryRuns | None] | None = None
+        if samples is not None and has_samples and prefixes is not None \
+                and "memory" in views.views:
+            self.memory = _memory_runs(samples, frames, timeline, prefixes, views.memory_signal)
+            if self.memory[1] is not None:
+                self.profiles.append("memory")
+        if "heat" in views.views:
+            self.profiles.extend(heat_profiles(frames, timeline, views.hot_ranges))
+
+    def _thread_events(self) -> Callable[[int], _ThreadEvents]:
+        samples = self.samples
+        assert samples is not None
+        groups = _by_thread(samples)
+        stacks = StackTable(samples.table.stacks)
+        table = self.prefixes.table() if self.prefixes is not None else _NO_PREFIX
+        return lambda t: _ThreadEvents(samples, groups[t], self.prefixes, stacks, table)
+
+    def _tail(self) -> dict[str, Any]:
+        return {"name": self.name, "activeProfileIndex": self.active, "exporter": self.exporter}
+
+    def _head(self) -> dict[str, Any]:
+        return {"$schema": SCHEMA_URL, "shared": {"frames": self.frames.to_json()}}
+
+    def to_dict(self) -> dict[str, Any]:
+        profiles: list[dict[str, Any]] = []
+        events_of = self._thread_events() if any(
+            isinstance(p, int) for p in self.profiles) else None
+        for p in self.profiles:
+            if isinstance(p, int):
+                assert events_of is not None and self.samples is not None
+                profile = _thread_head(self.samples, p, self.timeline.start_ns,
+                                       self.timeline.end_ns)
+                profile["events"] = events_of(p).dicts()
+                profiles.append(profile)
+            elif isinstance(p, str):
+                assert self.samples is not None and self.prefixes is not None
+                memory = memory_profile(self.samples, self.frames, self.timeline, self.prefixes,
+                                        self.views.memory_signal)
+                assert memory is not None
+                profiles.append(memory)
+            else:
+                profiles.append(p)
+        return {**self._head(), "profiles": profiles, **self._tail()}
+
+    def json(self) -> Iterator[bytes]:
+        """The bytes of ``orjson.dumps(self.to_dict())``, in pieces."""
+        yield orjson.dumps(self._head())[:-1] + b',"profiles":['
+        events_of = self._thread_events() if any(
+            isinstance(p, int) for p in self.profiles) else None
+        sep = b""
+        for p in self.profiles:
+            if isinstance(p, int):
+                assert events_of is not None and self.samples is not None
+                head = orjson.dumps(_thread_head(self.samples, p, self.timeline.start_ns,
+                                                 self.timeline.end_ns))
+                yield sep + head[:-1] + b',"events":['
+                yield from events_of(p).json()
+                yield b"]}"
+            elif isinstance(p, str):
+                assert self.samples is not None and self.memory is not None
+                thread_frames, runs = self.memory
+                assert runs is not None
+                first = True
+                for part in _memory_json(self.samples, thread_frames, runs,
+                                         self.views.memory_signal):
+                    yield (sep + part) if first else part
+                    first = False
+            else:
+                yield sep + orjson.dumps(p)
+            sep = b","
+        yield b"]," + orjson.dumps(self._tail())[1:]
 
 
 def build_document(
@@ -321,40 +558,43 @@ def build_document(
     views: ViewOptions | None = None,
 ) -> dict[str, Any]:
     """The whole speedscope file as plain Python data, deterministic for the same inputs."""
-    views = views or ViewOptions()
-    if samples is not None and timeline.series is not None:
-        require_same_clock(timeline.series.clock, samples.clock)
-    frames = _Frames(samples.table.frames if samples is not None else [])
-    prefixes = _Prefixes(frames, timeline) if timeline.series is not None else None
-    profiles: list[dict[str, Any]] = []
-    if prefixes is not None and "wss" in views.views:
-        profiles.append(wss_profile(frames, timeline, prefixes))
-    active = 0
-    has_samples = samples is not None and len(samples) > 0
-    if samples is not None and has_samples and "threads" in views.views:
-        counts = np.bincount(samples.thread, minlength=len(samples.threads))
-        order = sorted(
-            (t for t in range(len(samples.threads)) if counts[t] > 0),
-            key=lambda t: (samples.threads[t].pid if samples.threads[t].pid is not None else -1,
-                           samples.threads[t].tid, samples.threads[t].comm),
-        )
-        busiest = max(order, key=lambda t: (int(counts[t]), -order.index(t)))
-        for t in order:
-            if t == busiest:
-                active = len(profiles)
-            profiles.append(thread_profile(samples, t, frames, prefixes, timeline.start_ns,
-                                           timeline.end_ns))
-    if samples is not None and has_samples and prefixes is not None and "memory" in views.views:
-        memory = memory_profile(samples, frames, timeline, prefixes, views.memory_signal)
-        if memory is not None:
-            profiles.append(memory)
-    if "heat" in views.views:
-        profiles.extend(heat_profiles(frames, timeline, views.hot_ranges))
-    return {
-        "$schema": SCHEMA_URL,
-        "shared": {"frames": frames.to_json()},
-        "profiles": profiles,
-        "name": name,
-        "activeProfileIndex": active,
-        "exporter": exporter,
-    }
+    return DocumentWriter(name, exporter, samples, timeline, views).to_dict()
+
+
+def document_writer(
+    name: str,
+    exporter: str,
+    samples: PerfSamples | None,
+    timeline: Timeline,
+    views: ViewOptions | None = None,
+) -> DocumentWriter:
+    """Everything small of the file built now; the rest when written (see DocumentWriter)."""
+    return DocumentWriter(name, exporter, samples, timeline, views)
+
+
+def document_json(
+    name: str,
+    exporter: str,
+    samples: PerfSamples | None,
+    timeline: Timeline,
+    views: ViewOptions | None = None,
+) -> Iterator[bytes]:
+    """The bytes ``orjson.dumps(build_document(...))`` would give, produced piece by piece
+    without building the document: memory stays bounded by the model, not the output."""
+    return DocumentWriter(name, exporter, samples, timeline, views).json()
+
+
+def write_document(
+    out: BinaryIO,
+    name: str,
+    exporter: str,
+    samples: PerfSamples | None,
+    timeline: Timeline,
+    views: ViewOptions | None = None,
+) -> int:
+    """Write :func:`document_json` to ``out``; returns the number of bytes written."""
+    size = 0
+    for part in document_json(name, exporter, samples, timeline, views):
+        out.write(part)
+        size += len(part)
+    return size
