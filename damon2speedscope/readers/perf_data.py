@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 
