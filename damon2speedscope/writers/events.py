@@ -7,8 +7,10 @@ the key's prefix row (burst and interval frames, possibly empty) followed by the
 Between two consecutive pieces the events are exactly those of ``speedscope._Events.piece``:
 
 * the previous piece's frames above the common prefix close, at the new start; when the new
-  piece starts after the previous one ended, or has another key, ALL previous frames close
-  (at the previous end if there was a gap, else at the new start) and the common prefix is 0;
+  piece starts after the previous one ended, ALL previous frames close at the previous end;
+  when it has another key (the next DAMON interval), the common prefix is at most the burst
+  root (depth 1): the interval frame and everything above it close and reopen at the new
+  start, so intervals stay visible while one burst stays one bar;
 * the new piece's frames above the common prefix open at its start;
 * after the last piece every open frame closes at its end.
 
@@ -30,6 +32,8 @@ import orjson
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 
+RESET_KEY = 1
+RESET_GAP = 2
 CHUNK_PIECES = 1 << 16
 """Pieces processed at once: bounds the temporary arrays to a few MB."""
 
@@ -147,7 +151,7 @@ class _Transitions:
     n_close: I64
     n_open: I64
     close_at: I64
-    reset: npt.NDArray[np.bool_]
+    reset: npt.NDArray[np.int64]  # 0 none, RESET_KEY (new interval), RESET_GAP (gap)
 
 
 class EventStream:
@@ -184,13 +188,18 @@ class EventStream:
         prev_len = width + length[prev_stack]
         if not self.has_prev:
             prev_len[0] = 0
-        reset = (p.start > prev_end) | (p.key != prev_key)
+        reset = np.where(p.start > prev_end, RESET_GAP,
+                         np.where(p.key != prev_key, RESET_KEY, 0)).astype(np.int64)
         if not self.has_prev:
-            reset[0] = True
+            reset[0] = RESET_GAP
         common = np.zeros(m, dtype=np.int64)
-        keep = np.flatnonzero(~reset)
+        keep = np.flatnonzero(reset == 0)
         if keep.size:
             common[keep] = width + self.stacks.lcp(prev_stack[keep], p.stack[keep])
+        if width:
+            moved = np.flatnonzero(reset == RESET_KEY)
+            same_root = self.prefix[prev_key[moved] + 1, 0] == self.prefix[p.key[moved] + 1, 0]
+            common[moved] = same_root.astype(np.int64)
         cur_len = width + length[p.stack]
         close_at = np.minimum(p.start, prev_end)
         self.has_prev = True
@@ -266,9 +275,9 @@ class EventStream:
             return b""
         # one template per distinct transition: the pair of stacks, whether everything closes,
         # and for such resets the two intervals (the prefix frames close and open too)
-        reset = tr.reset[active].astype(np.int64)
-        prev_key = np.where(reset == 1, tr.prev_key[active], 0) + 1
-        cur_key = np.where(reset == 1, p.key[active], 0) + 1
+        reset = tr.reset[active]
+        prev_key = np.where(reset > 0, tr.prev_key[active], 0) + 1
+        cur_key = np.where(reset > 0, p.key[active], 0) + 1
         prev_stack = tr.prev_stack[active].copy()
         if first_ever and active[0] == 0:
             prev_stack[0] = -1  # nothing was open before the first piece
@@ -276,7 +285,7 @@ class EventStream:
         _, pair_id = np.unique((prev_stack + 1) * (self.stacks.count + 1) + cur_stack,
                                    return_inverse=True)
         keys = len(self.prefix) + 1
-        code = ((pair_id.reshape(-1) * 2 + reset) * keys + prev_key) * keys + cur_key
+        code = ((pair_id.reshape(-1) * 3 + reset) * keys + prev_key) * keys + cur_key
         _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
         inverse = inverse.reshape(-1)
         rows = np.stack([reset[first], prev_key[first] - 1, prev_stack[first],

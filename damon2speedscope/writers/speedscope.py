@@ -28,6 +28,7 @@ from .events import EventStream, Pieces, StackTable, chunks, close_json, cut_pie
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
 WSS_CURVE_DEPTH = 40
 DEFAULT_PERIOD_NS = 1_000_000
+BRIDGE_PERIODS = 3  # in half periods: gaps up to 1.5 sampling periods are bridged
 _NICE = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 
 
@@ -88,11 +89,16 @@ class _Events:
         self.key: object = None
         self.end = 0
 
-    def piece(self, start: int, end: int, stack: list[int], key: object) -> None:
-        if self.open and (start > self.end or key != self.key):
-            self.close_to(0, min(start, self.end) if start > self.end else start)
+    def piece(self, start: int, end: int, stack: list[int], key: object, keep: int = 1) -> None:
+        """Add ``[start, end)``; a new ``key`` keeps at most ``keep`` frames open (the burst
+        root), so each DAMON interval stays visible while one burst stays one bar."""
+        cap = len(stack)
+        if self.open and start > self.end:
+            self.close_to(0, self.end)
+        elif self.open and key != self.key:
+            cap = keep
         common = 0
-        limit = min(len(self.open), len(stack))
+        limit = min(len(self.open), len(stack), cap)
         while common < limit and self.open[common] == stack[common]:
             common += 1
         self.close_to(common, start)
@@ -112,7 +118,9 @@ class _Events:
 
 
 def _durations(times: np.ndarray, periods: np.ndarray, period_is_ns: bool) -> np.ndarray:
-    """Each sample stands for the period before it, clipped at the previous sample."""
+    """Each sample stands for the period before it, back to the previous sample when that is
+    less than 1.5 periods earlier (timer jitter must not cut the bars into slivers), else one
+    period: longer gaps are idle time and stay gaps."""
     nominal = 0
     if period_is_ns and periods.size and int(periods.max()) > 0:
         nominal = int(np.median(periods[periods > 0]))
@@ -124,7 +132,8 @@ def _durations(times: np.ndarray, periods: np.ndarray, period_is_ns: bool) -> np
     if times.size:
         gap_before[0] = nominal
         gap_before[1:] = np.diff(times)
-    durations: np.ndarray = np.minimum(gap_before, nominal)
+    durations: np.ndarray = np.where(gap_before <= nominal * BRIDGE_PERIODS // 2, gap_before,
+                                     nominal)
     return durations
 
 
@@ -274,7 +283,8 @@ def wss_profile(frames: _Frames, timeline: Timeline, prefixes: _Prefixes) -> dic
         levels = -(-wss // step)
         stack = [root] + [frames.get(names.wss_level_name(j * step)) for j in range(1, levels)]
         stack.append(frames.get(names.wss_name(wss)))
-        events.piece(int(series.start_ns[k]), int(series.end_ns[k]), stack, k)
+        events.piece(int(series.start_ns[k]), int(series.end_ns[k]), stack, k,
+                     keep=len(stack) - 1)
     return {
         "type": "evented",
         "name": names.WSS_PROFILE_NAME,
