@@ -261,9 +261,11 @@ def _thread_readme_shots(app: _App, profile: dict[str, Any]) -> None:
     frame_names = [f["name"] for f in app.document["shared"]["frames"]]
     burst1 = next(n for n in frame_names if n.startswith("[memory burst 1:"))
     replay = Replay(app.document, profile)
-    pieces = [t for t in replay.times if "butterfly" in replay.at(t) and replay.at(t)[0] == burst1]
-    assert len(pieces) > 100, "burst 1 should hold the first FFT pass (butterfly)"
-    t = pieces[len(pieces) // 2] + 1_000_000  # 1 ms into a sample in the middle of burst 1
+    spans = [(b - a, a, b) for a, b in zip(replay.times, replay.times[1:], strict=False)
+             if "butterfly" in replay.at(a) and replay.at(a)[0] == burst1]
+    assert spans, "burst 1 should hold the first FFT pass (butterfly)"
+    _, a, b = max(spans)  # the widest butterfly bar of burst 1: click its middle
+    t = (a + b) // 2
     start, span = profile["startValue"], profile["endValue"] - profile["startValue"]
     x = int((t - start) / span * WIDTH)
     depth = replay.at(t).index("butterfly")
