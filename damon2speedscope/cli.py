@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +24,13 @@ from .pipeline import Conversion, ConvertOptions, InputBytes, convert
 from .readers import ReadOptions, SampleFilter
 from .units import parse_duration_ns
 from .validate import validate
+from .writers.folded import (
+    ANNOTATIONS,
+    PREFIXES,
+    burst_names_for_samples,
+    render_collapsed,
+    render_folded,
+)
 from .writers.speedscope import HOT_RANGES_PER_INTERVAL, VIEWS, ViewOptions
 
 PROG = "damon2speedscope"
@@ -45,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="DAMON record and/or perf recording, in any order; '-' reads stdin")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write the speedscope JSON here (atomically) instead of stdout")
+    p.add_argument("--format", choices=["speedscope", "collapsed", "folded"],
+                   default="speedscope",
+                   help="speedscope JSON (default); collapsed: comm;[burst];stack COUNT with "
+                   "our frame names; folded: stackcollapse-perf.pl-compatible text")
+    p.add_argument("--folded-prefix", choices=PREFIXES, default="comm",
+                   help="thread frame of collapsed/folded lines (stackcollapse's --pid/--tid)")
+    p.add_argument("--folded-annotate", action="append", default=[],
+                   choices=[*ANNOTATIONS, "all"],
+                   help="folded: _[k] kernel / _[j] jit suffixes (stackcollapse's --kernel...)")
     p.add_argument("--summary", metavar="FILE", help="also write a JSON summary here")
     p.add_argument("--validate", action="store_true",
                    help="check the output against speedscope's schema and a semantic checker")
@@ -103,7 +119,8 @@ def _read(name: str, stdin: IO[bytes]) -> InputBytes:
         raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
 
 
-def _write_atomic(target: str, data: bytes, inputs: Sequence[str]) -> None:
+def _write_atomic(target: str, data: bytes | Callable[[IO[bytes]], object],
+                  inputs: Sequence[str]) -> None:
     """Temp file in the same directory + rename: never a partial or empty file on failure.
 
     Targets that are not regular files (``/dev/null``, a FIFO, ``/dev/stdout``) are written
@@ -117,18 +134,25 @@ def _write_atomic(target: str, data: bytes, inputs: Sequence[str]) -> None:
         if path.is_dir():
             raise UsageError(f"output {target} is a directory")
         with path.open("wb") as fh:
-            fh.write(data)
+            _emit(fh, data)
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            _emit(fh, data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _emit(fh: IO[bytes], data: bytes | Callable[[IO[bytes]], object]) -> None:
+    if isinstance(data, bytes):
+        fh.write(data)
+    else:
+        data(fh)
 
 
 def _umask() -> int:
@@ -230,18 +254,35 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     if args.report:
         _report(result, sys.stderr)
     _progress(tty, "writing")
-    if args.validate:
-        validate(result.document)
-    data = orjson.dumps(result.document)
+    data: bytes | Callable[[IO[bytes]], object]
+    if args.format != "speedscope":
+        data = _folded(result, args)
+    else:
+        if args.validate:
+            validate(result.document)
+        data = result.write_document
     if args.summary:
         _write_atomic(args.summary, orjson.dumps(result.summary, option=orjson.OPT_INDENT_2)
                       + b"\n", args.inputs)
     if args.output and args.output != "-":
         _write_atomic(args.output, data, args.inputs)
     else:
-        stdout.write(data)
+        _emit(stdout, data)
         stdout.flush()
     return 0
+
+
+def _folded(result: Conversion, args: argparse.Namespace) -> bytes:
+    """``--format collapsed|folded``: flame-graph text instead of a speedscope file."""
+    samples = result.samples
+    if samples is None or not len(samples):
+        raise UsageError(f"--format {args.format} needs perf callchain samples")
+    if args.format == "collapsed":
+        origin = result.timeline.start_ns if result.timeline is not None else 0
+        bursts = burst_names_for_samples(samples, result.series, result.bursts, origin)
+        return render_collapsed(samples, bursts, prefix=args.folded_prefix)
+    annotate = set(ANNOTATIONS) if "all" in args.folded_annotate else set(args.folded_annotate)
+    return render_folded(samples, prefix=args.folded_prefix, annotate=annotate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from . import __version__
 from .analysis.align import Alignment, Span, align, choose_mapping
@@ -104,7 +104,7 @@ class Conversion:
         assert self.writer is not None
         return self.writer.json()
 
-    def write_document(self, out: BinaryIO) -> int:
+    def write_document(self, out: IO[bytes]) -> int:
         """Write the speedscope file to ``out``; returns its size in bytes."""
         size = 0
         with _stage(self.timings, "write"):

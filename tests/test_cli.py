@@ -149,3 +149,28 @@ def test_output_to_a_device_is_written_in_place_not_replaced() -> None:
                                                             before.st_mode)
     import stat
     assert stat.S_ISCHR(after.st_mode)
+
+
+def test_format_collapsed_puts_the_burst_after_the_comm() -> None:
+    proc = run_cli(DAMON, PERF, "--format", "collapsed")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().splitlines()
+    counts: dict[str, int] = {}
+    for line in lines:
+        stack, count = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        assert frames[0] == "fftlike"
+        counts[frames[1]] = counts.get(frames[1], 0) + int(count)
+    assert sum(counts.values()) == 15232
+    assert sum(1 for k in counts if k.startswith("[memory burst ")) == 3
+    assert lines == sorted(lines)
+
+
+def test_format_folded_without_damon_matches_stackcollapse_rules(tmp_path: Path) -> None:
+    out = tmp_path / "out.folded"
+    assert main([PERF, "--format", "folded", "--folded-annotate", "kernel", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "fftlike;__libc_start_call_main;__memset_avx512_unaligned_erms;asm_exc_page_fault_[k]" \
+        in text
+    assert "[memory burst" not in text
+    assert run_cli(DAMON, "--format", "folded").returncode == 2  # no perf samples

@@ -144,6 +144,6 @@ def _load_perf_data(
         output = run_perf_script(path, source, header, options.perf, options.buildid_dir)
     clock = options.clock or header.clock
     result = parse_perf_script(output.text, source, clock, options.event, options.sample_filter)
-    warnings = [f"{source}: perf: {w}" for w in output.warnings]
+    warnings = [f"{source}: perf: {w}" for w in output.warnings] + list(result.notes)
     return LoadedInput(source, InputKind.PERF_DATA, result.damon, result.samples,
                        result.skipped, warnings, header, options.clock is not None)
