@@ -145,3 +145,12 @@ def test_damon_offset_can_repair_a_known_shift(recordings: Path) -> None:
                          damon_offset_ns=75_000_000_000)
     assert conv.summary["alignment"]["method"] == "same clock + --damon-offset"
     assert conv.summary["alignment"]["offset_ns"] == 75_000_000_000
+
+
+def test_monotonic_coarse_maps_to_monotonic_within_a_tick() -> None:
+    from damon2speedscope.analysis.align import COARSE_TOLERANCE_NS, choose_mapping
+    m = choose_mapping(ClockDomain.MONOTONIC_COARSE, ClockDomain.MONOTONIC)
+    assert m.offset_ns == 0 and m.uncertainty_ns == COARSE_TOLERANCE_NS == 10_000_000
+    assert "tick" in m.method
+    with pytest.raises(ClockError):
+        choose_mapping(ClockDomain.MONOTONIC_COARSE, ClockDomain.WALL)

@@ -6,6 +6,9 @@ Supported mappings:
 * perf's default clock (``local_clock``) and CLOCK_MONOTONIC: treated as one domain within
   :data:`PERF_MONO_TOLERANCE_NS` (the two were measured 1.7–1.8 ms apart on our recording
   machine); the summary says so;
+* CLOCK_MONOTONIC_COARSE (kernel-written legacy records) and CLOCK_MONOTONIC: the coarse clock
+  is the monotonic clock read at the last tick, so it lags by less than one tick
+  (:data:`COARSE_TOLERANCE_NS`);
 * wall clock ↔ CLOCK_MONOTONIC: through perf.data's ``reference time`` pair (``-k mono``);
 * anything else needs ``--damon-offset`` and ``--clock``: it is an error, never a guess.
 """
@@ -19,6 +22,7 @@ from ..errors import ClockError
 from ..model import DamonRecord
 
 PERF_MONO_TOLERANCE_NS = 2_000_000
+COARSE_TOLERANCE_NS = 10_000_000  # one tick at HZ=100, the coarsest kernel setting
 _PERF_LIKE = {ClockDomain.PERF, ClockDomain.MONOTONIC}
 
 
@@ -56,6 +60,12 @@ def choose_mapping(
         mapping = ClockMapping(
             damon_clock, perf_clock, 0, PERF_MONO_TOLERANCE_NS,
             "perf clock taken as CLOCK_MONOTONIC (documented tolerance ±2 ms)",
+        )
+    elif damon_clock is ClockDomain.MONOTONIC_COARSE and perf_clock in _PERF_LIKE:
+        mapping = ClockMapping(
+            damon_clock, perf_clock, 0, COARSE_TOLERANCE_NS,
+            "CLOCK_MONOTONIC_COARSE taken as CLOCK_MONOTONIC (it lags by under one tick; "
+            "tolerance ±10 ms)",
         )
     elif damon_clock is ClockDomain.WALL and perf_clock is ClockDomain.MONOTONIC \
             and reference is not None:
