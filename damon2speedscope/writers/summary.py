@@ -53,7 +53,7 @@ def build_summary(
             row["samples"] = int(counts[t])
             threads.append(row)
     summary: dict[str, Any] = {
-        "inputs": [{"source": li.source, "format": li.kind.value} for li in loaded],
+        "inputs": [_input(li) for li in loaded],
         "clock": clock,
         "start_ns": timeline.start_ns,
         "end_ns": timeline.end_ns,
@@ -86,4 +86,15 @@ def _burst(b: Burst, a: BurstAttribution | None) -> dict[str, Any]:
         row["samples"] = a.samples
         row["top_functions"] = _scores(a.inclusive)
         row["top_leaf_functions"] = _scores(a.leaf)
+    return row
+
+
+def _input(li: LoadedInput) -> dict[str, Any]:
+    row: dict[str, Any] = {"source": li.source, "format": li.kind.value}
+    if li.compression:
+        row["compression"] = li.compression
+    if li.events:
+        row["events"] = dict(sorted(li.events.items()))
+    if li.header is not None:
+        row["clock"] = li.header.clock_name
     return row
