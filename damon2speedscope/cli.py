@@ -22,6 +22,7 @@ from .clock import ClockDomain
 from .errors import Damon2SpeedscopeError, InputError, UsageError
 from .pipeline import Conversion, ConvertOptions, InputBytes, convert
 from .readers import ReadOptions, SampleFilter
+from .readers.vmas import Mappings, parse_vmas
 from .units import parse_duration_ns
 from .validate import validate
 from .writers.folded import (
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="what the memory-weighted profile weighs samples by")
     v.add_argument("--hot-ranges", type=int, default=HOT_RANGES_PER_INTERVAL, metavar="N",
                    help="hottest address ranges per interval in the heat view")
+    v.add_argument("--vmas", metavar="FILE",
+                   help="damo's .vmas side file, to name hot ranges of a virtual-address record "
+                   "by mapping (default: INPUT.vmas next to an input, when present)")
     v.add_argument("--report", action="store_true",
                    help="print which functions go with each memory burst (stderr)")
     v.add_argument("--top", type=int, default=5, metavar="N",
@@ -195,8 +199,25 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
     return ConvertOptions(read=read, bursts=bursts,
                           damon_offset_ns=parse_duration_ns(args.damon_offset),
                           strict=args.strict, name=args.name,
-                          views=ViewOptions(views, args.memory_signal, args.hot_ranges),
+                          views=ViewOptions(views, args.memory_signal, args.hot_ranges,
+                                            _mappings(args)),
                           top_functions=args.top)
+
+
+def _mappings(args: argparse.Namespace) -> tuple[Mappings, ...]:
+    """Mappings per DAMON target from ``--vmas`` or an ``INPUT.vmas`` beside an input; damo
+    lists the processes in the order of the record's targets."""
+    path = args.vmas
+    if path is None:
+        beside = [f"{name}.vmas" for name in args.inputs if name != "-"]
+        path = next((p for p in beside if Path(p).is_file()), None)
+        if path is None:
+            return ()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+    return tuple(parse_vmas(data, path))
 
 
 def _report(result: Conversion, out: IO[str]) -> None:

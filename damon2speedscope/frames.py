@@ -45,9 +45,11 @@ MEMORY_PROFILE_NAMES = {"wss": "Memory-weighted CPU (WSS bytes)",
                         "access": "Memory-weighted CPU (access bytes)"}
 
 
-def hot_range_name(start: int, end: int, rate: float) -> str:
-    """``[hot 0x10f000000–0x12f000000 512 MiB 90%]``: where, how much, how often."""
-    return f"[hot {start:#x}–{end:#x} {format_bytes(end - start)} {rate * 100:.0f}%]"
+def hot_range_name(start: int, end: int, rate: float, mapping: str | None = None) -> str:
+    """``[hot 0x10f000000–0x12f000000 512 MiB 90%]``: where, how much, how often; with a
+    ``.vmas`` side file also which mapping (``[hot 0x7f…–0x7f… 2.00 MiB 40% libc.so.6]``)."""
+    where = f" {mapping}" if mapping else ""
+    return f"[hot {start:#x}–{end:#x} {format_bytes(end - start)} {rate * 100:.0f}%{where}]"
 
 
 def thread_frame_name(label: str) -> str:

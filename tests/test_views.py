@@ -131,3 +131,40 @@ def test_views_can_be_chosen(tmp_path: Path) -> None:
                           capture_output=True, text=True,
                           check=False, timeout=300)
     assert proc.returncode == 2 and "--views: unknown colour" in proc.stderr
+
+
+def test_heat_ranges_are_named_by_mapping_with_a_vmas_side_file(tmp_path: Path) -> None:
+    """A vaddr record plus damo's `.vmas` side file beside it: hot ranges name their mapping."""
+    import json
+
+    from damon2speedscope.readers.vmas import parse_vmas
+
+    formats = Path(__file__).parent / "data" / "damon" / "formats"
+    real = parse_vmas((formats / "damo-3.4.3.sidecar.vmas").read_bytes(), "x")
+    assert [(m.pid, len(m.names), set(m.names)) for m in real] == [(6998, 5, {"python3.11"})]
+    record = tmp_path / "damon.data"
+    record.write_bytes((formats / "damo-3.4.3.json").read_bytes())
+    vmas = [{"time": 1.5, "procvmas": [
+        {"pid": 1234, "vmas": [{"start": 93824992231424, "end": 93824992542720,
+                                "name": "/usr/bin/app"},
+                               {"start": 140737347846144, "end": 140737349943296,
+                                "name": "[stack]"}]},
+        {"pid": 1235, "vmas": []}]}]
+    (tmp_path / "damon.data.vmas").write_text(json.dumps(vmas))
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "damon2speedscope", str(record), "-o", str(out),
+                           "--validate"], capture_output=True, text=True, check=False,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    hot = [f["name"] for f in doc["shared"]["frames"] if f["name"].startswith("[hot ")]
+    assert any(n.endswith(" app]") for n in hot) and any(n.endswith(" [stack]]") for n in hot)
+    # target 1 (the second process) has no mapping covering its range: no name appended
+    assert any(n.startswith("[hot 0x100000000–") and n.endswith("%]") for n in hot)
+    bad = tmp_path / "bad.vmas"
+    bad.write_text('{"procvmas": 1}')
+    proc = subprocess.run([sys.executable, "-m", "damon2speedscope", str(record), "--vmas",
+                           str(bad)], capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr == f"damon2speedscope: error: {bad}: .vmas side file: expected a list " \
+        "of snapshots\n"

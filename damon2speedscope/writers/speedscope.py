@@ -23,6 +23,7 @@ from ..analysis.heat import HotRange, hot_ranges, max_accesses
 from ..analysis.wss import IntervalSeries
 from ..clock import require_same_clock
 from ..model import DamonRecord, Frame, PerfSamples
+from ..readers.vmas import Mappings
 from .events import EventStream, Pieces, StackTable, chunks, close_json, cut_pieces
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
@@ -55,6 +56,8 @@ class ViewOptions:
     views: frozenset[str] = DEFAULT_VIEWS
     memory_signal: str = "wss"
     hot_ranges: int = HOT_RANGES_PER_INTERVAL
+    mappings: tuple[Mappings, ...] = ()
+    """Per DAMON target, in order: its process's mappings (from ``.vmas``), to name ranges."""
 
 
 class _Frames:
@@ -333,7 +336,8 @@ def _all_hot_ranges(record: DamonRecord, limit: int, full: int) -> list[list[Hot
     return out
 
 
-def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[str, Any]]:
+def heat_profiles(frames: _Frames, timeline: Timeline, top: int,
+                  mappings: tuple[Mappings, ...] = ()) -> list[dict[str, Any]]:
     """Per target: each interval's hottest ranges stacked hottest-first over its burst."""
     record = timeline.record
     if record is None or len(record) == 0:
@@ -344,14 +348,16 @@ def heat_profiles(frames: _Frames, timeline: Timeline, top: int) -> list[dict[st
     out: list[dict[str, Any]] = []
     for target_index, target in enumerate(record.targets):
         events = _Events()
+        maps = mappings[target_index] if target_index < len(mappings) else None
         for k in np.flatnonzero(record.snapshot_target == target_index).tolist():
             start, end = int(record.start_ns[k]), int(record.end_ns[k])
             if end <= start:
                 continue
             root = prefixes.frames_for(prefixes.interval_at(start))[0]
             ranges = ranges_of[k]
-            stack = [root] + ([frames.get(names.hot_range_name(r.start, r.end, r.rate))
-                               for r in ranges] or [frames.get(names.NO_HOT_RANGE)])
+            stack = [root] + ([frames.get(names.hot_range_name(
+                r.start, r.end, r.rate, maps.name_at(r.start) if maps else None))
+                for r in ranges] or [frames.get(names.NO_HOT_RANGE)])
             events.piece(start, end, stack, k)
         name = names.HEAT_PROFILE_NAME
         if len(record.targets) > 1:
@@ -494,7 +500,8 @@ class DocumentWriter:
             if self.memory[1] is not None:
                 self.profiles.append("memory")
         if "heat" in views.views:
-            self.profiles.extend(heat_profiles(frames, timeline, views.hot_ranges))
+            self.profiles.extend(heat_profiles(frames, timeline, views.hot_ranges,
+                                               views.mappings))
 
     def _thread_events(self) -> Callable[[int], _ThreadEvents]:
         samples = self.samples
