@@ -37,6 +37,12 @@ class InputError(Damon2SpeedscopeError):
             where += f"@{self.offset}"
         return f"{where}: {self.reason}"
 
+    def at(self, line: int | None = None, offset: int | None = None) -> InputError:
+        """The same error located at ``line`` or ``offset`` when it had no location yet."""
+        if self.line is not None or self.offset is not None:
+            return self
+        return type(self)(self.reason, self.source, line, offset)
+
     def with_source(self, source: str) -> InputError:
         """The same error, named after ``source`` when the reader did not know the file name."""
         if self.source is not None:

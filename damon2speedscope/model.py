@@ -17,6 +17,10 @@ I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 U64 = npt.NDArray[np.uint64]
 
+TIME_LIMIT_NS = 1 << 62
+"""Readers refuse timestamps at or beyond ±2^62 ns (146 years; epoch times are ~2^60.6): the
+headroom keeps clock offsets and differences inside int64 arrays without overflow."""
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:

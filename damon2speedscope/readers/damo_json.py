@@ -49,18 +49,19 @@ import array
 import codecs
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from ..clock import ClockDomain
 from ..errors import FormatError, InputError
-from ..model import DamonRecord, DamonTarget, SkipCounter
+from ..model import TIME_LIMIT_NS, DamonRecord, DamonTarget, SkipCounter
 from .compression import ZLIB, is_zlib, iter_decompress
-from .damon_events import pack_record, snapshot_starts
+from .damon_events import NOT_LATER_REASON, pack_record, snapshot_starts
 
 WALL_CLOCK_MIN_NS = 10**17  # ~3 years of uptime; epoch ns are ~1.7e18
 WINDOW = 1 << 20
@@ -101,11 +102,20 @@ def _bad(what: str, value: Any, source: str, offset: int | None = None) -> Input
     return InputError(f"{what}: expected a number, got {value!r}", source, offset=offset)
 
 
+_DECIMAL_MAX_EXPONENT = 40
+"""Decimal texts beyond 10^40 are refused as numbers (``"1e999999999"`` would take minutes to
+turn into an int, and no damo value comes near)."""
+
+
 def _decimal(text: str) -> Decimal | None:
+    """A finite decimal of at most 10^40 in magnitude, else None."""
     try:
-        return Decimal(text.replace(",", ""))
+        dec = Decimal(text.replace(",", ""))
     except InvalidOperation:
         return None
+    if not dec.is_finite() or (dec and dec.adjusted() > _DECIMAL_MAX_EXPONENT):
+        return None
+    return dec
 
 
 def _plain_int(value: Any) -> int | None:
@@ -114,7 +124,7 @@ def _plain_int(value: Any) -> int | None:
         return value
     if type(value) is str:
         text = value.replace(",", "") if "," in value else value
-        if text.isdigit() and text.isascii():
+        if text.isdigit() and text.isascii() and len(text) <= _DECIMAL_MAX_EXPONENT:
             return int(text)
     return None
 
@@ -156,7 +166,15 @@ def size_bytes(value: Any, what: str, source: str) -> int:
 
 def time_ns(value: Any, what: str, source: str, plain_unit_ns: int = 1) -> int:
     """A time: a plain number counts ``plain_unit_ns`` nanoseconds each; human text such as
-    ``"2 s 500 ms"``, ``"-1 ms"`` or ``"1.5 s"`` is exact (truncated to whole nanoseconds)."""
+    ``"2 s 500 ms"``, ``"-1 ms"`` or ``"1.5 s"`` is exact (truncated to whole nanoseconds).
+    Times beyond ±2^62 ns (:data:`~damon2speedscope.model.TIME_LIMIT_NS`) are refused."""
+    ns = _time_ns(value, what, source, plain_unit_ns)
+    if not -TIME_LIMIT_NS < ns < TIME_LIMIT_NS:
+        raise InputError(f"{what}: {value!r} is out of range (±2^62 ns)", source)
+    return ns
+
+
+def _time_ns(value: Any, what: str, source: str, plain_unit_ns: int) -> int:
     plain = _plain_int(value)
     if plain is not None:
         return plain * plain_unit_ns
@@ -201,6 +219,7 @@ class _Text:
         self.base = 0  # characters before buf[0]
         self.eof = False
         self._first = True
+        self._fed = 0  # bytes given to the decoder (for byte offsets of encoding errors)
 
     def offset(self) -> int:
         return self.base + self.pos
@@ -218,14 +237,15 @@ class _Text:
             try:
                 chunk = next(self._chunks)
             except StopIteration:
-                text = self._decoder.decode(b"", final=True)
+                chunk = b""
                 self.eof = True
-            else:
-                try:
-                    text = self._decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"not UTF-8 text: {exc.reason}", self.source,
-                                     offset=self.base + len(self.buf) + got) from None
+            pending = len(self._decoder.getstate()[0])
+            try:
+                text = self._decoder.decode(chunk, final=self.eof)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 text: {exc.reason}", self.source,
+                                 offset=self._fed - pending + exc.start) from None
+            self._fed += len(chunk)
             if self._first and text:
                 self._first = False
                 if text.startswith("\ufeff"):
@@ -276,7 +296,11 @@ class _Text:
         while True:
             try:
                 obj, end = self._scan(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
+            except RecursionError:
+                raise self.error("damo JSON record: a value nested too deeply") from None
+            except ValueError as exc:
+                if not isinstance(exc, json.JSONDecodeError):  # a 5000-digit integer
+                    raise self.error("damo JSON record: a number too long to read") from None
                 near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
                 if near_end and self._more(max(WINDOW, len(self.buf) - self.pos)):
                     continue
@@ -328,6 +352,7 @@ class _Collector:
     starts: list[int | None] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     sample_raw: list[Any] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)  # where each snapshot starts in the text
     fake: list[bool] = field(default_factory=list)
     records: list[_RecordMeta] = field(default_factory=list)
     wrapper_version: Any = None
@@ -340,6 +365,9 @@ class _Collector:
             end = time_ns(snap["end_time"], "end_time", src)
             start_raw = snap.get("start_time")
             start = None if start_raw is None else time_ns(start_raw, "start_time", src)
+            if start is not None and start > end:
+                raise InputError(f"damo JSON record: snapshot ends before it starts (start_time "
+                                 f"{start} ns > end_time {end} ns)", src, offset=where)
             regions = snap["regions"]
             base = len(self.nr)
             add_start, add_end = self.region_start.append, self.region_end.append
@@ -363,7 +391,11 @@ class _Collector:
                        else self._accesses(acc, base + i))
                 age = r.get("age")
                 a = _plain_int(age.get("aggr_intervals")) if type(age) is dict else None
-                add_age(a if a is not None else self._age(age, base + i))
+                if a is None:
+                    a = self._age(age, base + i)
+                add_age(a if -1 <= a <= _INT32_MAX else max(-1, min(a, _INT32_MAX)))
+        except InputError as exc:
+            raise exc.at(offset=where) from None
         except KeyError as exc:
             raise InputError(f"damo JSON record: snapshot or region lacks {exc}", src,
                              offset=where) from None
@@ -371,6 +403,7 @@ class _Collector:
             raise InputError(f"damo JSON record: malformed snapshot ({exc})", src,
                              offset=where) from None
         self.counts.append(len(regions))
+        self.offsets.append(where)
         self.starts.append(start)
         self.ends.append(end)
         self.sample_raw.append(snap.get("sample_interval_us"))
@@ -384,8 +417,11 @@ class _Collector:
             if samples is not None:
                 n = number(samples, "nr_accesses.samples", self.source)
             elif value.get("percent") is not None:
-                self.percent[index] = float(Decimal(str(value["percent"]).replace(",", "")
-                                                    .rstrip("% ")))
+                pct = _decimal(str(value["percent"]).rstrip("% "))
+                if pct is None or pct < 0:
+                    raise InputError(f"nr_accesses.percent: expected a percentage, got "
+                                     f"{value['percent']!r}", self.source)
+                self.percent[index] = float(pct)
                 return 0
             else:
                 raise InputError(f"nr_accesses with neither samples nor percent: {value!r}",
@@ -589,7 +625,7 @@ def _assemble(out: _Collector, clock: ClockDomain | None, notes: list[str]) -> D
     if not out.ends:
         raise InputError("damo JSON record holds no snapshot", source)
     n_snap = len(out.ends)
-    keys = [_record_key(meta.header, source) for meta in out.records]
+    keys = [_located(_record_key, meta.header, source, meta.offset) for meta in out.records]
     # Which scheme each target's snapshots come from: none if any record has none, else the
     # first record's scheme.
     chosen: dict[DamonTarget, int | None] = {}
@@ -617,7 +653,7 @@ def _assemble(out: _Collector, clock: ClockDomain | None, notes: list[str]) -> D
             continue
         index = targets.setdefault(target, len(targets))
         snap_target[lo:hi] = index
-        s_ns, a_ns = _intervals(meta.header, source)
+        s_ns, a_ns = _located(_intervals, meta.header, source, meta.offset)
         if s_ns is not None or a_ns is not None:
             seen_intervals.add((s_ns, a_ns))
             if sample_ns is None and aggr_ns is None:
@@ -639,10 +675,15 @@ def _assemble(out: _Collector, clock: ClockDomain | None, notes: list[str]) -> D
         for region, pct in out.percent.items():
             k = int(snap_of_region[region])
             s, a = int(record_sample[k]), int(record_aggr[k])
-            if not s or not a:
+            if s <= 0 or a <= 0:
                 raise InputError("damo JSON record: nr_accesses given only as a percentage, "
-                                 "and the record has no intervals to convert it", source)
-            nr[region] = int(pct * (a / s) / 100)
+                                 "and the record has no intervals to convert it", source,
+                                 offset=out.offsets[k])
+            n = int(pct * (a / s) / 100)
+            if n > _INT32_MAX:
+                raise InputError(f"implausible nr_accesses {n} ({pct}% of {a // s} samples)",
+                                 source, offset=out.offsets[k])
+            nr[region] = n
         for region, usec_ns in out.age_usec_ns.items():
             a = int(record_aggr[int(snap_of_region[region])])
             if a:
@@ -659,46 +700,100 @@ def _assemble(out: _Collector, clock: ClockDomain | None, notes: list[str]) -> D
     for k in np.flatnonzero(fake).tolist():
         fake_end[int(snap_target[k])] = int(ends[k])
     keep &= ~fake
-    kept = np.flatnonzero(keep)
-    if kept.size == 0:
+    start_arr = np.frombuffer(out.region_start, dtype=np.uint64) if len(out.region_start) \
+        else np.zeros(0, np.uint64)
+    end_arr = np.frombuffer(out.region_end, dtype=np.uint64) if len(out.region_end) \
+        else np.zeros(0, np.uint64)
+    if not keep.any():
         raise InputError("damo JSON record holds no snapshot", source)
-    ends_kept = ends[kept]
     if clock is None:
-        if int(ends_kept.min()) >= WALL_CLOCK_MIN_NS:
+        if int(ends[keep].min()) >= WALL_CLOCK_MIN_NS:
             clock = ClockDomain.WALL
-        elif int(ends_kept.max()) >= WALL_CLOCK_MIN_NS:
+        elif int(ends[keep].max()) >= WALL_CLOCK_MIN_NS:
             raise InputError("damo JSON record mixes epoch (wall-clock) and uptime times",
                              source)
         else:
             clock = ClockDomain.PERF
+    _screen(out, keep, snap_target, ends, region_offset, start_arr, end_arr)
+    kept = np.flatnonzero(keep)
+    ends_kept = ends[kept]
     fallback = snapshot_starts(target_list, snap_target[kept].tolist(), ends_kept.tolist(),
                                aggr_ns, fake_end)
     starts = np.empty(kept.size, dtype=np.int64)
+    previous_end: dict[int, int] = {}
     for j, k in enumerate(kept.tolist()):
         given = out.starts[k]
+        t = int(snap_target[k])
         if given is not None:
             starts[j] = given
         elif snapshot_record[k] and record_aggr[k]:
-            starts[j] = int(ends[k]) - int(record_aggr[k])
+            # end minus the interval, but not before the target's previous snapshot ended
+            starts[j] = max(int(ends[k]) - int(record_aggr[k]),
+                            previous_end.get(t, -TIME_LIMIT_NS))
         else:
             starts[j] = fallback[j]
+        previous_end[t] = int(ends[k])
     # Sample interval: the record's intervals, else the snapshots' own (damo's ns bug undone).
     if sample_ns is None:
         values = [v for k in kept.tolist()
-                  if (v := snapshot_sample_interval_ns(out.sample_raw[k], source, None))
-                  is not None]
+                  if (v := _located(snapshot_sample_interval_ns, out.sample_raw[k], source,
+                                    out.offsets[k], None)) is not None]
         if values:
             sample_ns = max(set(values), key=values.count)
     if age.size and (age.max() > _INT32_MAX or age.min() < -1):
         np.clip(age, -1, _INT32_MAX, out=age)
     region_keep = np.repeat(keep, np.asarray(out.counts, dtype=np.int64))
-    start_arr = np.frombuffer(out.region_start, dtype=np.uint64) if len(out.region_start) \
-        else np.zeros(0, np.uint64)
-    end_arr = np.frombuffer(out.region_end, dtype=np.uint64) if len(out.region_end) \
-        else np.zeros(0, np.uint64)
     return pack_record(
         clock, target_list, snap_target[kept], starts, ends_kept,
         np.asarray(out.counts, dtype=np.int64)[kept],
         start_arr[region_keep].copy(), end_arr[region_keep].copy(),
         nr[region_keep].astype(np.int32), age[region_keep].astype(np.int32),
         sample_ns, aggr_ns)
+
+
+_T = TypeVar("_T")
+
+
+def _located(func: Callable[..., _T], value: Any, source: str, offset: int, *args: Any) -> _T:
+    """``func(value, source, *args)``, its :class:`InputError` located at ``offset``."""
+    try:
+        return func(value, source, *args)
+    except InputError as exc:
+        raise exc.at(offset=offset) from None
+
+
+OVERLAPPING_REGIONS_REASON = "DAMON snapshot with overlapping or unordered regions"
+OVERLAPPING_SNAPSHOT_REASON = "DAMON snapshot starting before the previous one of its target ended"
+
+
+def _screen(out: _Collector, keep: npt.NDArray[np.bool_], snap_target: npt.NDArray[np.int32],
+            ends: npt.NDArray[np.int64], region_offset: npt.NDArray[np.int64],
+            start: npt.NDArray[np.uint64], end: npt.NDArray[np.uint64]) -> None:
+    """Skip (count, and clear in ``keep``) snapshots DAMON cannot have written: regions that
+    overlap or are out of order, a snapshot not ending after its target's previous one, or
+    one whose given start lies before that previous end."""
+    if start.size > 1:
+        bad = start[1:] < end[:-1]
+        seams = region_offset[1:-1]  # first region of each snapshot but the first
+        bad[seams[(seams >= 1) & (seams < start.size)] - 1] = False
+        if bad.any():
+            snaps = np.unique(np.searchsorted(region_offset, np.flatnonzero(bad) + 1,
+                                              side="right") - 1)
+            for k in snaps[keep[snaps]].tolist():
+                out.skipped.add(OVERLAPPING_REGIONS_REASON, f"{out.source}@{out.offsets[k]}")
+                keep[k] = False
+    last_end: dict[int, int] = {}
+    for k in np.flatnonzero(keep).tolist():
+        target = int(snap_target[k])
+        previous = last_end.get(target)
+        if previous is not None:
+            reason = None
+            if int(ends[k]) <= previous:
+                reason = NOT_LATER_REASON
+            elif (given := out.starts[k]) is not None and given < previous:
+                reason = OVERLAPPING_SNAPSHOT_REASON
+            if reason is not None:
+                out.skipped.add(reason, f"{out.source}@{out.offsets[k]}")
+                keep[k] = False
+                continue
+        last_end[target] = int(ends[k])

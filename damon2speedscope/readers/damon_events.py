@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from ..clock import ClockDomain
 from ..errors import InputError
-from ..model import DamonRecord, DamonTarget, SkipCounter
+from ..model import TIME_LIMIT_NS, DamonRecord, DamonTarget, SkipCounter
 
 _PAYLOAD = re.compile(
     rb"target_id=(?P<target>0x[0-9a-fA-F]+|\d+)\s+nr_regions=(?P<nr>\d+)\s+"
@@ -54,6 +54,10 @@ _TUNE = re.compile(rb"sample_us=(?P<us>\d+)")
 _KDAMOND = re.compile(r"^(kdamond\.(?:\d+|x))(?:\s|$)")
 
 DAMON_AGGREGATED = "damon_aggregated"
+UINT64_MAX = (1 << 64) - 1
+INT32_MAX = (1 << 31) - 1
+NOT_LATER_REASON = ("DAMON snapshot not later than the previous one of its target (time going "
+                    "backwards, or a repeated snapshot)")
 DAMOS_BEFORE_APPLY = "damos_before_apply"
 INTERVALS_TUNE = "damon_monitor_intervals_tune"
 
@@ -87,6 +91,7 @@ class _Snapshot:
     target: int
     end_ns: int
     regions: list[Region]
+    where: str = ""
 
 
 class _Stream:
@@ -99,11 +104,15 @@ class _Stream:
         self.pending: dict[int, _Pending] = {}
         self.done: list[_Snapshot] = []
         self.fake_end: dict[int, int] = {}
+        self.last_end: dict[int, int] = {}
 
     def add(self, key: DamonTarget, time_ns: int, nr_regions: int, region: Region,
             where: str) -> None:
         target = self.targets.setdefault(key, len(self.targets))
-        start, end, nr_accesses, _ = region
+        start, end, nr_accesses, age = region
+        if not 0 <= time_ns < TIME_LIMIT_NS:
+            raise InputError(f"DAMON event time {time_ns} ns is out of range (0 to 2^62 ns)",
+                             *_split(where))
         if start == 0 and end == 0 and nr_accesses < 0:
             # damo's writer appends a fake "0-0: -1 -1" snapshot after a lone real one.
             self.skipped.add("damo placeholder snapshot (0-0: -1 -1)", where)
@@ -111,6 +120,12 @@ class _Stream:
             return
         if end < start:
             raise InputError(f"DAMON region ends before it starts ({start}-{end})", *_split(where))
+        if end > UINT64_MAX:
+            raise InputError(f"DAMON region {start}-{end} lies outside 64 bits", *_split(where))
+        if not -1 <= nr_accesses <= INT32_MAX:
+            raise InputError(f"implausible nr_accesses {nr_accesses}", *_split(where))
+        if not -1 <= age <= INT32_MAX:  # clipped, as the damo json reader does
+            region = (start, end, nr_accesses, min(max(age, -1), INT32_MAX))
         pending = self.pending.get(target)
         if pending is not None and pending.regions:
             last = pending.regions[-1]
@@ -130,8 +145,13 @@ class _Stream:
         pending.regions.append(region)
         pending.last_time_ns = time_ns
         if len(pending.regions) == pending.expected:
-            self.done.append(_Snapshot(target, pending.end_ns, pending.regions))
             del self.pending[target]
+            previous_end = self.last_end.get(target)
+            if previous_end is not None and pending.end_ns <= previous_end:
+                self.skipped.add(NOT_LATER_REASON, pending.where)
+                return
+            self.last_end[target] = pending.end_ns
+            self.done.append(_Snapshot(target, pending.end_ns, pending.regions, pending.where))
 
     def close(self) -> None:
         for pending in self.pending.values():

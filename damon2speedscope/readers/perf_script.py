@@ -49,6 +49,7 @@ import numpy.typing as npt
 from ..clock import ClockDomain
 from ..errors import InputError
 from ..model import (
+    TIME_LIMIT_NS,
     DamonRecord,
     Frame,
     FrameTable,
@@ -79,6 +80,7 @@ _INLINED = b" (inlined)"
 _TRACING_DATA = b"tracing data:"
 _TIME_BASED_EVENTS = ("cpu-clock", "task-clock")
 _DAMON_SYSTEMS = ("damon", "damos")
+_ID_LIMIT = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,9 @@ class _Parser:
                 time_ns = int(m[1]) * 1_000_000_000 + int(frac) * 1_000
             else:
                 time_ns = parse_time_field_ns(m[1], frac)
+            if time_ns >= TIME_LIMIT_NS:
+                raise InputError(f"time {m[1].decode()}.{frac.decode()} s is out of range "
+                                 "(2^62 ns at most)", self.source, lineno)
             prefix = header[: m.start()]
             em = _EVENT.match(header, m.end())
         else:
@@ -322,7 +327,7 @@ class _Parser:
                     return
                 label = self.prefix_label.get(prefix)
                 if label is None:
-                    comm, pid, tid = self._fields(prefix)
+                    comm, pid, tid = self._fields(prefix, lineno)
                     label = self.prefix_label[prefix] = \
                         f"{comm} {pid if pid is not None else tid}"
                 self.damon.add_event(slot.name, label, time_ns, header[em.end() :],
@@ -333,7 +338,7 @@ class _Parser:
         slot.count += 1
         thread = self.prefix_thread.get(prefix)
         if thread is None:
-            thread = self.prefix_thread[prefix] = self._thread(self._fields(prefix))
+            thread = self.prefix_thread[prefix] = self._thread(self._fields(prefix, lineno))
         if not self.thread_kept[thread]:
             self.filtered += 1
             return
@@ -347,6 +352,8 @@ class _Parser:
         samples.thread.append(thread)
         samples.stack.append(stack)
         period = em[1]
+        if period and len(period) > 18:
+            raise InputError(f"implausible sample period {period.decode()}", self.source, lineno)
         samples.period.append(int(period) if period else 0)
         if stack != self.empty_stack:
             samples.with_callchain += 1
@@ -370,10 +377,14 @@ class _Parser:
             self.non_utf8.add(text)
             return text
 
-    def _fields(self, prefix: bytes) -> tuple[str, int | None, int]:
+    def _fields(self, prefix: bytes, lineno: int) -> tuple[str, int | None, int]:
         fields = self.prefix_fields.get(prefix)
         if fields is None:
             raw_comm, pid, tid = _thread_fields(prefix)
+            if not -_ID_LIMIT <= tid < _ID_LIMIT or (
+                    pid is not None and not -_ID_LIMIT <= pid < _ID_LIMIT):
+                raise InputError(f"implausible pid/tid {pid}/{tid} (perf's are 32-bit)",
+                                 self.source, lineno)
             fields = self.prefix_fields[prefix] = (self._text(raw_comm), pid, tid)
         return fields
 

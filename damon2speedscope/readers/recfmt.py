@@ -48,8 +48,10 @@ import numpy as np
 
 from ..clock import ClockDomain
 from ..errors import InputError
-from ..model import DamonRecord, DamonTarget, SkipCounter
-from .damon_events import pack_record, snapshot_starts
+from ..model import TIME_LIMIT_NS, DamonRecord, DamonTarget, SkipCounter
+from .damon_events import NOT_LATER_REASON, pack_record, snapshot_starts
+
+OVERLAPPING_REGIONS_REASON = "DAMON snapshot with overlapping or unordered regions"
 
 MAGIC = b"damon_recfmt_ver"
 HEADER_SIZE = len(MAGIC) + 4
@@ -58,8 +60,9 @@ KDAMOND = "kdamond.0"
 
 MAX_TARGETS = 1 << 16
 """More targets than this in one entry is implausible (detection of headerless version 0)."""
-MAX_SECONDS = 1 << 40
-"""tv_sec at or above this (~35,000 years) is implausible."""
+MAX_SECONDS = TIME_LIMIT_NS // 1_000_000_000
+"""tv_sec at or above this (146 years, :data:`~damon2speedscope.model.TIME_LIMIT_NS`) is
+implausible."""
 
 
 def _region_dtype(order: str) -> np.dtype[np.void]:
@@ -97,6 +100,12 @@ class _Parsed:
         self.multitarget = False
         self.empty_snapshots = 0
         self.first_empty_at = 0
+        self.skips: dict[str, tuple[int, int]] = {}  # reason → (count, first offset)
+        self.last_end: dict[int, int] = {}
+
+    def skip(self, reason: str, offset: int) -> None:
+        count, first = self.skips.get(reason, (0, offset))
+        self.skips[reason] = (count + 1, first)
 
 
 def _parse(data: bytes, start: int, version: int, order: str) -> _Parsed:
@@ -151,6 +160,14 @@ def _parse(data: bytes, start: int, version: int, order: str) -> _Parsed:
                     out.first_empty_at = target_at
                 out.empty_snapshots += 1
                 continue
+            if nr_regions > 1 and bool((block["start"][1:] < block["end"][:-1]).any()):
+                out.skip(OVERLAPPING_REGIONS_REASON, target_at)
+                continue
+            previous_end = out.last_end.get(target_id)
+            if previous_end is not None and end_ns <= previous_end:
+                out.skip(NOT_LATER_REASON, target_at)
+                continue
+            out.last_end[target_id] = end_ns
             t = index.get(target_id)
             if t is None:
                 t = index[target_id] = len(out.target_ids)
@@ -205,6 +222,9 @@ def parse_recfmt(
     if skipped is not None and parsed.empty_snapshots:
         skipped.add("DAMON snapshot with nr_regions=0", f"{source}@{parsed.first_empty_at}",
                     parsed.empty_snapshots)
+    for reason, (count, first) in parsed.skips.items():
+        if skipped is not None:
+            skipped.add(reason, f"{source}@{first}", count)
     if not parsed.ends:
         raise InputError(f"DAMON recfmt v{version} record holds no snapshot", source,
                          offset=start)

@@ -10,10 +10,10 @@ A trace-cmd line joins comm and pid with ``-`` and may have a latency-flags colu
 The event name comes with or without its ``damon:`` system. Every DAMON event goes to
 :class:`~damon2speedscope.readers.damon_events.SnapshotAssembler`, which counts
 ``damos_before_apply`` and ``damon_monitor_intervals_tune`` lines and builds the snapshots.
-Lines before the first event (``cpus=2``, ``version = 6``, ``CPU 1 is empty``) are trace-cmd's
-header and are ignored; later lines that are not events, and events of other tracepoints, are
-counted as skipped. A ``<...>-PID`` thread (trace-cmd had not recorded the comm yet) is the
-``kdamond.N`` that the same pid is called elsewhere in the trace.
+trace-cmd's header lines (``cpus=2``, ``version = 6``, ``CPU 1 is empty``) are ignored; every
+other line that is not an event, and events of other tracepoints, are counted as skipped, and
+``CPU:N [LOST M EVENTS]`` counts the M lost events. A ``<...>-PID`` thread (trace-cmd had not
+recorded the comm yet) is the ``kdamond.N`` that the same pid is called elsewhere in the trace.
 
 Clock: trace-cmd's default trace clock is ``local``, the clock perf uses too
 (:attr:`ClockDomain.PERF`); a trace recorded with ``trace-cmd record -C mono`` needs ``--clock
@@ -37,6 +37,8 @@ TRACE_CMD_LINE = re.compile(
 )
 """One trace-cmd report event line; detection uses it to tell trace-cmd from perf script."""
 _KDAMOND_PID = re.compile(rb"^\s*(kdamond\.\d+)-(\d+)\s+\[", re.M)
+_HEADER_LINE = re.compile(rb"^\s*(?:cpus=\d+|version = \d+|CPU \d+ is empty)\s*$")
+_LOST = re.compile(rb"\[LOST (\d{1,18}) EVENTS\]")
 
 
 @dataclass
@@ -54,7 +56,6 @@ def parse_trace_cmd(
     skipped = SkipCounter()
     assembler = SnapshotAssembler(clock, source, skipped)
     other: dict[str, int] = {}
-    seen_event = False
     # trace-cmd prints "<...>" for a comm it has not recorded; the pid names the kdamond then
     comms = {m[2]: m[1] for m in _KDAMOND_PID.finditer(data)}
     for lineno, line in enumerate(data.split(b"\n"), start=1):
@@ -63,10 +64,12 @@ def parse_trace_cmd(
         m = TRACE_CMD_LINE.match(line)
         where = f"{source}:{lineno}"
         if m is None:
-            if seen_event:
+            lost = _LOST.search(line)
+            if lost is not None:
+                skipped.add("events lost by trace-cmd ([LOST N EVENTS])", where, int(lost[1]))
+            elif not _HEADER_LINE.match(line):
                 skipped.add("trace-cmd line not understood", where)
             continue
-        seen_event = True
         event = m["event"].decode("ascii")
         kind = event.rsplit(":", 1)[-1]
         if not (kind.startswith(("damon_", "damos_")) or event.startswith("damon:")):
