@@ -1,6 +1,11 @@
 """Command line: the only place that opens files, parses arguments and maps errors to exits.
 
-Exit codes: 0 success, 1 bad input or failed conversion, 2 usage error, 130 interrupted.
+Exit codes: 0 success, 1 bad input or failed conversion (any
+:class:`~damon2speedscope.errors.Damon2SpeedscopeError` but a usage error), 2 usage error,
+70 internal error (a bug: one line, the traceback with ``DAMON2SPEEDSCOPE_DEBUG=1``),
+130 interrupted (SIGINT), 143 terminated (SIGTERM). Every failure is exactly one
+``damon2speedscope: error: ...`` line on stderr, and ``-o``/``--summary`` files are written
+atomically, so a failure or a signal never leaves a partial or empty output (nor a temp file).
 """
 
 from __future__ import annotations
@@ -8,9 +13,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -19,7 +26,8 @@ import orjson
 from . import __version__, frames
 from .analysis.bursts import SIGNALS, BurstParams
 from .clock import ClockDomain
-from .errors import Damon2SpeedscopeError, InputError, UsageError
+from .errors import Damon2SpeedscopeError, InputError, OutputError, UsageError
+from .model import TIME_LIMIT_NS
 from .pipeline import Conversion, ConvertOptions, InputBytes, convert
 from .readers import ReadOptions, SampleFilter
 from .readers.vmas import Mappings, parse_vmas
@@ -130,6 +138,14 @@ def _write_atomic(target: str, data: bytes | Callable[[IO[bytes]], object],
     Targets that are not regular files (``/dev/null``, a FIFO, ``/dev/stdout``) are written
     in place: renaming over them would replace the device or pipe with a file.
     """
+    try:
+        _write_atomic_or_raise(target, data, inputs)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", target) from None
+
+
+def _write_atomic_or_raise(target: str, data: bytes | Callable[[IO[bytes]], object],
+                           inputs: Sequence[str]) -> None:
     path = Path(target)
     for name in inputs:
         if name != "-" and Path(name).exists() and path.exists() and path.samefile(name):
@@ -140,16 +156,33 @@ def _write_atomic(target: str, data: bytes | Callable[[IO[bytes]], object],
         with path.open("wb") as fh:
             _emit(fh, data)
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    tmp: str | None = None
     try:
+        with _signals_held():  # a signal now would leave a temp file nobody knows of
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                       dir=path.parent or ".")
         with os.fdopen(fd, "wb") as fh:
             _emit(fh, data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
+
+
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the block is over (their handlers then run at once)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _emit(fh: IO[bytes], data: bytes | Callable[[IO[bytes]], object]) -> None:
@@ -196,8 +229,11 @@ def _options(args: argparse.Namespace) -> ConvertOptions:
                          f"choose from {', '.join(VIEWS)}")
     if args.top < 1 or args.hot_ranges < 1:
         raise UsageError("--top and --hot-ranges must be at least 1")
+    damon_offset_ns = parse_duration_ns(args.damon_offset)
+    if not -TIME_LIMIT_NS < damon_offset_ns < TIME_LIMIT_NS:
+        raise UsageError("--damon-offset: out of range (±146 years)")
     return ConvertOptions(read=read, bursts=bursts,
-                          damon_offset_ns=parse_duration_ns(args.damon_offset),
+                          damon_offset_ns=damon_offset_ns,
                           strict=args.strict, name=args.name,
                           views=ViewOptions(views, args.memory_signal, args.hot_ranges,
                                             _mappings(args)),
@@ -288,8 +324,13 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     if args.output and args.output != "-":
         _write_atomic(args.output, data, args.inputs)
     else:
-        _emit(stdout, data)
-        stdout.flush()
+        try:
+            _emit(stdout, data)
+            stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write: {exc.strerror or exc}", "<stdout>") from None
     return 0
 
 
@@ -306,14 +347,58 @@ def _folded(result: Conversion, args: argparse.Namespace) -> bytes:
     return render_folded(samples, prefix=args.folded_prefix, annotate=annotate)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+DEBUG_ENV = "DAMON2SPEEDSCOPE_DEBUG"
+"""Set to 1 to get the traceback of an internal error (exit code 70) on stderr."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return run(argv, sys.stdin.buffer, sys.stdout.buffer)
+        with _sigterm_as_interrupt():
+            return run(argv, sys.stdin.buffer, sys.stdout.buffer)
     except Damon2SpeedscopeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except _Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep Python's exit-time flush
+        # of stdout from complaining about the same broken pipe
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except MemoryError:
+        print(f"{PROG}: error: out of memory (input too large for this machine?)",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get(DEBUG_ENV) == "1":
+            import traceback
+            traceback.print_exc()
+        print(f"{PROG}: error: internal error (a bug; please report it with the input; "
+              f"{DEBUG_ENV}=1 shows the traceback): {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 70

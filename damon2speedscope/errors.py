@@ -62,6 +62,15 @@ class ClockError(Damon2SpeedscopeError):
     """Two timestamps of different clock domains met without a known mapping, or do not overlap."""
 
 
+class OutputError(Damon2SpeedscopeError):
+    """An output file (``-o``, ``--summary``) or stdout could not be written."""
+
+    def __init__(self, reason: str, target: str) -> None:
+        self.reason = reason
+        self.target = target
+        super().__init__(f"{target}: {reason}")
+
+
 class ToolError(Damon2SpeedscopeError):
     """An external tool we rely on (``perf``) is missing or failed."""
 

@@ -20,6 +20,7 @@ from .analysis.wss import IntervalSeries, interval_series
 from .errors import InputError, SkipLimitError, UsageError
 from .model import DamonRecord, PerfSamples, SkipCounter
 from .readers import LoadedInput, ReadOptions, load_input
+from .readers.perf_script import FILTERED_REASON
 from .writers.speedscope import (
     DocumentWriter,
     Timeline,
@@ -123,11 +124,25 @@ def _pick(loaded: list[LoadedInput]) -> tuple[LoadedInput | None, LoadedInput | 
     if len(perf_inputs) > 1:
         names = ", ".join(li.source for li in perf_inputs)
         raise UsageError(f"more than one input holds perf callchain samples ({names}); give one")
+    for li in loaded:
+        if li.damon is None and (li.samples is None or not len(li.samples)):
+            raise InputError(_nothing_usable(li), li.source)
     if not damon_inputs and not perf_inputs:
-        for li in loaded:
-            raise InputError("holds neither DAMON snapshots nor perf samples", li.source)
         raise UsageError("no input given")
     return (damon_inputs[0] if damon_inputs else None, perf_inputs[0] if perf_inputs else None)
+
+
+def _nothing_usable(li: LoadedInput) -> str:
+    """Why an input gave nothing to convert: it is an error, never an input silently unused."""
+    reason = f"holds neither DAMON snapshots nor perf samples (read as {li.kind.value})"
+    filtered = li.skipped.counts.get(FILTERED_REASON)
+    if filtered:
+        reason = f"no perf sample is left after --pid/--tid/--comm ({filtered} filtered out)"
+    elif li.skipped:
+        top = sorted(li.skipped.counts.items(), key=lambda kv: -kv[1])[:3]
+        reason += "; skipped " + "; ".join(f"{n} {what} (first at {li.skipped.first_at[what]})"
+                                           for what, n in top)
+    return reason
 
 
 def convert(inputs: list[InputBytes], options: ConvertOptions | None = None,

@@ -65,6 +65,7 @@ DAMON_AGGREGATED = "damon_aggregated"
 UNTIMED_SPACING_NS = 1_000_000
 """Spacing of samples placed in file order when the text has no time field at all."""
 NON_UTF8_REASON = "names with non-UTF-8 bytes (written as \\xNN)"
+FILTERED_REASON = "samples filtered out by --pid/--tid/--comm"
 
 _TIME = re.compile(rb"\s(\d+)\.(\d+):(?=\s|$)")
 _EVENT = re.compile(rb"\s*(?:(\d+)\s+)?(\S+?):(?=\s|$)\s*")
@@ -490,8 +491,7 @@ class _Parser:
             raise InputError(f"no samples of event {event!r} (events with samples: {names})",
                              self.source)
         if self.filtered:
-            self.skipped.add("samples filtered out by --pid/--tid/--comm", self.source,
-                             self.filtered)
+            self.skipped.add(FILTERED_REASON, self.source, self.filtered)
         if self.non_utf8:
             self.skipped.add(NON_UTF8_REASON, self.source, len(self.non_utf8))
         notes = list(self.damon.notes)
