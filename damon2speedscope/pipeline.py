@@ -17,7 +17,7 @@ from .analysis.align import Alignment, Span, align, choose_mapping
 from .analysis.attribution import BurstAttribution, attribute
 from .analysis.bursts import Burst, BurstParams, find_bursts
 from .analysis.wss import IntervalSeries, interval_series
-from .errors import InputError, SkipLimitError, UsageError
+from .errors import ClockError, InputError, SkipLimitError, UsageError
 from .model import DamonRecord, PerfSamples, SkipCounter
 from .readers import LoadedInput, ReadOptions, load_input
 from .readers.perf_script import FILTERED_REASON
@@ -175,9 +175,15 @@ def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
         if header is not None and header.reference_wall_ns is not None \
                 and header.reference_clock_ns is not None:
             reference = (header.reference_wall_ns, header.reference_clock_ns)
-        mapping = choose_mapping(record.clock, samples.clock, options.damon_offset_ns, reference)
-        first, last = sample_span(samples)
-        record, alignment = align(record, mapping, Span(first, last))
+        try:
+            mapping = choose_mapping(record.clock, samples.clock, options.damon_offset_ns,
+                                     reference)
+            first, last = sample_span(samples)
+            record, alignment = align(record, mapping, Span(first, last))
+        except ClockError as exc:
+            perf_source = perf_in.source if perf_in is not None else "?"
+            raise ClockError(f"{damon_in.source if damon_in is not None else '?'}: {exc} "
+                             f"(perf samples: {perf_source})") from None
         warnings.extend(alignment.warnings)
     elif record is not None and options.damon_offset_ns:
         record = record.shifted(options.damon_offset_ns, record.clock)
@@ -205,7 +211,8 @@ def _analyse(inputs: list[InputBytes], options: ConvertOptions, loaded: list[Loa
         detail = "; ".join(f"{n} {reason} (first at {skipped.first_at[reason]})"
                            for reason, n in sorted(skipped.counts.items()))
         if options.strict:
-            raise SkipLimitError(f"--strict: skipped {total}: {detail}")
+            where = skipped.first_at[min(skipped.counts)]
+            raise SkipLimitError(f"--strict: skipped {total}: {detail}", where)
         warnings.append(f"skipped {total}: {detail}")
     name = options.name or " + ".join(i.source for i in inputs)
     with _stage(timings, "write"):

@@ -129,11 +129,14 @@ def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_no_overlap_is_an_error_with_both_spans(recordings: Path) -> None:
-    proc = _cli(str(GOLDEN / "fftlike" / "damon.json_compressed"),
-                str(recordings / "fftlike-mono" / "perf.mono.script.txt"))
+    damon = str(GOLDEN / "fftlike" / "damon.json_compressed")
+    perf = str(recordings / "fftlike-mono" / "perf.mono.script.txt")
+    proc = _cli(damon, perf)
     assert proc.returncode == 1
     err = proc.stderr.decode()
-    assert err.count("\n") == 1 and err.startswith("damon2speedscope: error: DAMON record (")
+    assert err.count("\n") == 1
+    assert err.startswith(f"damon2speedscope: error: {damon}: DAMON record (")
+    assert err.endswith(f"(perf samples: {perf})\n")
     assert "1949.760557–2021.439817 s) and perf samples (2025.442316–2053.017220 s) do not " \
         "overlap" in err
 

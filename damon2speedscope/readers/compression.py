@@ -172,8 +172,8 @@ def iter_decompress(
                 total += len(chunk)
                 if total > limit:
                     raise InputError(
-                        f"{codec} data expands past {limit} bytes (more than {MAX_RATIO}× its "
-                        f"{len(data)} compressed bytes and more than {MAX_OUTPUT_BYTES} bytes): "
+                        f"{codec} data expands past {limit} bytes (the larger of "
+                        f"{MAX_RATIO}× the input's size and {MAX_OUTPUT_BYTES} bytes): "
                         "refused as a likely decompression bomb; decompress it yourself if it "
                         "is genuine", source, offset=0)
                 yield chunk

@@ -3,9 +3,10 @@
 Order: perf.data magic; pickle (refused); the legacy DAMON record's ``damon_recfmt_ver`` magic;
 compression magics (gzip, xz, bzip2, zstd, and zlib = damo's json_compressed; the caller
 decompresses and detects again); JSON (first non-blank byte ``[`` or ``{``); binary data is a
-headerless version-0 legacy record only if ALL of it parses as one (checked last), else refused;
-text is ``trace-cmd report`` output when its event lines have trace-cmd's ``comm-pid [cpu]``
-shape, else ``perf script`` output.
+headerless version-0 legacy record only if ALL of it parses as one (checked last), else refused
+(text with a few NUL bytes in it is text: see :func:`_text_with_junk`); text is ``trace-cmd
+report`` output when its event lines have trace-cmd's ``comm-pid [cpu]`` shape, else ``perf
+script`` output.
 """
 
 from __future__ import annotations
@@ -68,6 +69,21 @@ def _is_pickle(data: bytes) -> bool:
     return last == len(data) - 1
 
 
+_CONTROL = bytes(c for c in range(32) if c not in b"\t\n\r") + b"\x7f"
+
+
+def _text_with_junk(head: bytes) -> bool:
+    """Text with some NUL bytes in it (a zero-filled block after a crash, junk pasted in): at
+    least half of it not NUL, and at most 1 in 20 of the rest control characters. It is read as
+    text; the lines the junk spoils are counted as skipped. Binary data has far more control
+    bytes (random bytes: 1 in 8) and a legacy DAMON record is mostly NULs."""
+    nonzero = len(head) - head.count(0)
+    if nonzero * 2 < len(head) or b"\n" not in head:
+        return False
+    control = nonzero - len(head.translate(None, _CONTROL))
+    return control * 20 <= nonzero
+
+
 def detect(data: bytes, source: str) -> InputKind:
     if not data:
         raise FormatError("empty input", source)
@@ -87,7 +103,7 @@ def detect(data: bytes, source: str) -> InputKind:
     stripped = head.lstrip()
     if stripped[:1] in (b"[", b"{"):
         return InputKind.DAMO_JSON
-    if b"\x00" in head:
+    if b"\x00" in head and not _text_with_junk(head):
         if looks_like_v0(data) is not None:
             return InputKind.DAMON_RECFMT
         raise FormatError("binary data of no known format (not perf.data, a DAMON record, "

@@ -20,6 +20,7 @@ from ..errors import InputError, ToolError
 PERF_MAGIC = b"PERFILE2"
 _EVENT_LINE = re.compile(r"^# event : name = ([^,]*),.*?sample_type = ([A-Z_|]+)", re.MULTILINE)
 _IGNORED_STDERR = re.compile(r"^'trace' not valid for .* events\. Ignoring\.$")
+_FAILED_AT = re.compile(r"^(0x[0-9a-fA-F]+) \[0x[0-9a-fA-F]+\]: failed to process")
 _CLOCKID = re.compile(r"^# clockid: (\S+)", re.MULTILINE)
 _REFERENCE = re.compile(
     r"^# reference time: .* = (\d+)\.(\d+) \(TOD\) = (\d+)\.(\d+) \((\w+)\)", re.MULTILINE
@@ -114,9 +115,13 @@ def _run(args: list[str], source: str, buildid_dir: str | None) -> tuple[bytes, 
     if proc.returncode != 0:
         lines = [ln for ln in stderr.splitlines() if ln.strip() and not _IGNORED_STDERR.match(ln)]
         detail = lines[-1] if lines else f"exit status {proc.returncode}"
+        if proc.returncode < 0:
+            detail = f"perf died of signal {-proc.returncode}" + (f" ({detail})" if lines else "")
         if "incompatible file format" in detail:
             detail += " (recorded by a newer perf than this one?)"
-        raise InputError(f"perf could not read this perf.data: {detail}", source)
+        at = _FAILED_AT.match(detail)  # perf names the file offset of the event it choked on
+        raise InputError(f"perf could not read this perf.data: {detail}", source,
+                         offset=int(at[1], 16) if at else None)
     return proc.stdout, stderr
 
 

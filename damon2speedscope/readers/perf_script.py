@@ -223,6 +223,7 @@ class _Parser:
         self.damon = SnapshotAssembler(clock, source, self.skipped)
         self.filtered = 0
         self.non_utf8: set[str] = set()
+        self.notes: list[str] = []
         self.empty_stack = self._intern(b"", (), ())
 
     # -- text → samples ------------------------------------------------------------------
@@ -494,7 +495,7 @@ class _Parser:
             self.skipped.add(FILTERED_REASON, self.source, self.filtered)
         if self.non_utf8:
             self.skipped.add(NON_UTF8_REASON, self.source, len(self.non_utf8))
-        notes = list(self.damon.notes)
+        notes = list(self.damon.notes) + self.notes
         if untimed:
             notes.append(f"{self.source}: no sample has a time field: {untimed} samples are "
                          f"placed in file order, {UNTIMED_SPACING_NS} ns apart")
@@ -527,6 +528,11 @@ class _Parser:
             keep = time_ns >= 0
             time_ns, thread, stack, period = time_ns[keep], thread[keep], stack[keep], period[keep]
         thread = self._merged_threads()[thread]
+        backwards = int(np.count_nonzero(time_ns[1:] < time_ns[:-1]))
+        if backwards:
+            self.notes.append(f"{self.source}: time goes backwards {backwards} times from one "
+                              f"{event} sample to the next; the samples are used sorted by "
+                              "time (texts joined together? perf script --no-ordering?)")
         order = np.argsort(time_ns, kind="stable")
         samples = PerfSamples(
             clock=self.clock,
