@@ -12,6 +12,7 @@ script`` output.
 from __future__ import annotations
 
 import enum
+import mmap
 import pickletools
 
 from ..errors import FormatError
@@ -20,6 +21,9 @@ from .perf_data import PERF_MAGIC
 from .recfmt import MAGIC as RECFMT_MAGIC
 from .recfmt import looks_like_v0
 from .trace_cmd import looks_like_trace_cmd
+
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+"""What inputs may be: bytes, or a mapped file (read without copying where a reader can)."""
 
 
 class InputKind(enum.Enum):
@@ -50,17 +54,17 @@ _PICKLE_CHECK_MAX = 64 << 20
 _PICKLE_V0_START = frozenset(b"(]})cSVIFLNJKUXGTdlptu0P")
 
 
-def _is_pickle(data: bytes) -> bool:
+def _is_pickle(data: Buffer) -> bool:
     """Protocol 2+ starts with PROTO (0x80, version); 0 and 1 are a whole run of opcodes that
     ends with STOP (``.``) at the last byte. Only parsed with pickletools, never unpickled."""
     if data[:1] == b"\x80" and len(data) > 1 and data[1] <= 5:
         return True
-    if not data.endswith(b".") or data[0] not in _PICKLE_V0_START \
+    if data[-1:] != b"." or data[0] not in _PICKLE_V0_START \
             or len(data) > _PICKLE_CHECK_MAX:
         return False
     try:
         last = -1
-        for opcode, _arg, pos in pickletools.genops(data):
+        for opcode, _arg, pos in pickletools.genops(bytes(data)):
             if opcode.name == "STOP":
                 last = pos if pos is not None else -1
                 break
@@ -84,26 +88,29 @@ def _text_with_junk(head: bytes) -> bool:
     return control * 20 <= nonzero
 
 
-def detect(data: bytes, source: str) -> InputKind:
-    if not data:
+def detect(data: Buffer, source: str) -> InputKind:
+    """The kind of input; ``data`` may be a mapped file (only its head is copied, unless it
+    is binary of no known format)."""
+    if not len(data):
         raise FormatError("empty input", source)
-    if data.startswith(PERF_MAGIC):
+    if data[:len(PERF_MAGIC)] == PERF_MAGIC:
         return InputKind.PERF_DATA
     if _is_pickle(data):
         raise FormatError("looks like a Python pickle: refused (no damo version wrote pickle, "
                           "and unpickling runs code)", source, offset=0)
-    if data.startswith(RECFMT_MAGIC):
+    if data[:len(RECFMT_MAGIC)] == RECFMT_MAGIC:
         return InputKind.DAMON_RECFMT
-    codec = compression.sniff(data[:_SNIFF])
+    codec = compression.sniff(bytes(data[:_SNIFF]))
     if codec is not None:
         return _BY_CODEC[codec]
-    head = data[:_SNIFF]
+    head = bytes(data[:_SNIFF])
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
     stripped = head.lstrip()
     if stripped[:1] in (b"[", b"{"):
         return InputKind.DAMO_JSON
     if b"\x00" in head and not _text_with_junk(head):
+        data = data if isinstance(data, bytes) else bytes(data)
         if looks_like_v0(data) is not None:
             return InputKind.DAMON_RECFMT
         raise FormatError("binary data of no known format (not perf.data, a DAMON record, "

@@ -40,6 +40,7 @@ Threads are ``(comm, pid, tid)``: a thread that changes its name (``exec``, ``pr
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
 
@@ -123,6 +124,12 @@ class _EventSamples:
     with_callchain: int = 0
     untimed: int = 0
     first_untimed: str = ""
+    arrays: list[tuple[npt.NDArray[np.int64], ...]] = field(default_factory=list)
+    """(time_ns, thread, stack, period) parts from :mod:`.perf_script_fast`, in file order
+    (a text is read by one reader or the other, so these and the lists never mix)."""
+
+    def __len__(self) -> int:
+        return len(self.time_ns) + sum(len(a[0]) for a in self.arrays)
 
 
 class _Slot:
@@ -485,7 +492,7 @@ class _Parser:
             for other, ev in self.events.items():
                 if other != chosen:
                     self.skipped.add(f"samples of other event {other}", self.source,
-                                     len(ev.time_ns))
+                                     len(ev))
             samples, untimed = self._pack(chosen, self.events[chosen])
         elif self.events and event is not None:
             names = ", ".join(self.events)
@@ -514,12 +521,18 @@ class _Parser:
         return next(iter(self.events), None)
 
     def _pack(self, event: str, ev: _EventSamples) -> tuple[PerfSamples, int]:
-        time_ns = np.array(ev.time_ns, dtype=np.int64)
-        thread = np.array(ev.thread, dtype=np.int32)
-        stack = np.array(ev.stack, dtype=np.int32)
-        period = np.array(ev.period, dtype=np.int64)
+        if ev.arrays:
+            time_ns, thread64, stack64, period = (np.concatenate(parts) for parts in zip(
+                *ev.arrays, strict=True))
+            thread = thread64.astype(np.int32)
+            stack = stack64.astype(np.int32)
+        else:
+            time_ns = np.array(ev.time_ns, dtype=np.int64)
+            thread = np.array(ev.thread, dtype=np.int32)
+            stack = np.array(ev.stack, dtype=np.int32)
+            period = np.array(ev.period, dtype=np.int64)
         untimed = 0
-        if ev.untimed == len(ev.time_ns):
+        if ev.untimed == len(ev):
             untimed = ev.untimed
             time_ns = np.arange(untimed, dtype=np.int64) * UNTIMED_SPACING_NS
         elif ev.untimed:
@@ -567,13 +580,22 @@ _MISSING: _Line | None = _Line("", None, b"", False)
 
 
 def parse_perf_script(
-    data: bytes,
+    data: bytes | mmap.mmap,
     source: str,
     clock: ClockDomain = ClockDomain.PERF,
     event: str | None = None,
     sample_filter: SampleFilter | None = None,
+    *,
+    fast: bool = True,
 ) -> PerfScriptResult:
-    """Parse a whole ``perf script`` text; samples of the first event with callchains by default."""
+    """Parse a whole ``perf script`` text; samples of the first event with callchains by default.
+
+    Text in the shape perf writes is read with array operations (:mod:`.perf_script_fast`,
+    same result); ``fast=False`` reads it line by line like any other text."""
+    from . import perf_script_fast
+
     parser = _Parser(source, clock, sample_filter or SampleFilter())
-    parser.parse(data)
+    if not fast or not perf_script_fast.parse_into(parser, data):
+        parser = _Parser(source, clock, sample_filter or SampleFilter())
+        parser.parse(data if isinstance(data, bytes) else bytes(data))
     return parser.result(event)

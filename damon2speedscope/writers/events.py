@@ -40,6 +40,8 @@ CHUNK_PIECES = 1 << 16
 _OPEN = b'{"type":"O","frame":'
 _CLOSE = b'{"type":"C","frame":'
 _AT = b',"at":'
+_SMALL_GROUP = 48
+"""Pieces of one template below which formatting them one by one beats the array path."""
 _DIGIT_LIMITS = np.array([10**i for i in range(1, 19)], dtype=np.int64)
 
 
@@ -306,7 +308,11 @@ class EventStream:
             idx = order[s:e]
             code = int(sorted_shape[s])
             tpl = templates[code // 1024]
-            parts[idx] = tpl.render(close_at[idx], open_at[idx], (code // 32) % 32, code % 32)
+            if e - s < _SMALL_GROUP:
+                parts[idx] = tpl.render_few(close_at[idx].tolist(), open_at[idx].tolist())
+            else:
+                parts[idx] = tpl.render(close_at[idx], open_at[idx], (code // 32) % 32,
+                                        code % 32)
         return b",".join(parts.tolist())
 
 
@@ -370,6 +376,19 @@ class _Template:
                   np.tile(np.arange(d_open, dtype=np.int64), n_open))
         self._layouts[(d_close, d_open)] = layout
         return layout
+
+    def render_few(self, close_at: list[int], open_at: list[int]) -> list[bytes]:
+        """One byte string per piece, formatted one by one (for a handful of pieces)."""
+        head, tail = self.literals[:self.closes], self.literals[self.closes:]
+        out: list[bytes] = []
+        for c, o in zip(close_at, open_at, strict=True):
+            text = b"%d" % o
+            if head:
+                close = b"%d" % c
+                out.append(close.join(head) + close + text.join(tail))
+            else:
+                out.append(text.join(tail))
+        return out
 
     def render(self, close_at: I64, open_at: I64, d_close: int, d_open: int) -> list[bytes]:
         """One byte string per piece."""

@@ -280,11 +280,14 @@ def wss_profile(frames: _Frames, timeline: Timeline, prefixes: _Prefixes) -> dic
     assert series is not None
     events = _Events()
     step = _nice_step(int(series.wss.max()) if len(series) else 1, WSS_CURVE_DEPTH)
+    level_frames: list[int] = []
     for k in range(len(series)):
         wss = int(series.wss[k])
         root = prefixes.frames_for(k)[0]
         levels = -(-wss // step)
-        stack = [root] + [frames.get(names.wss_level_name(j * step)) for j in range(1, levels)]
+        while len(level_frames) < levels - 1:  # the same frames, named on first use
+            level_frames.append(frames.get(names.wss_level_name((len(level_frames) + 1) * step)))
+        stack = [root, *level_frames[:max(levels - 1, 0)]]
         stack.append(frames.get(names.wss_name(wss)))
         events.piece(int(series.start_ns[k]), int(series.end_ns[k]), stack, k,
                      keep=len(stack) - 1)
