@@ -131,45 +131,61 @@ def _read(name: str, stdin: IO[bytes]) -> InputBytes:
         raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
 
 
-def _write_atomic(target: str, data: bytes | Callable[[IO[bytes]], object],
-                  inputs: Sequence[str]) -> None:
-    """Temp file in the same directory + rename: never a partial or empty file on failure.
+class _Staged:
+    """An output written to a temp file in its directory, renamed over the target on
+    :meth:`commit`, removed on :meth:`discard`: never a partial or empty file on failure.
 
     Targets that are not regular files (``/dev/null``, a FIFO, ``/dev/stdout``) are written
-    in place: renaming over them would replace the device or pipe with a file.
+    in place at once: renaming over them would replace the device or pipe with a file.
     """
-    try:
-        _write_atomic_or_raise(target, data, inputs)
-    except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", target) from None
 
+    def __init__(self, target: str, data: bytes | Callable[[IO[bytes]], object],
+                 inputs: Sequence[str]) -> None:
+        self.target = target
+        self.tmp: str | None = None
+        with self._errors():
+            self._write(Path(target), data, inputs)
 
-def _write_atomic_or_raise(target: str, data: bytes | Callable[[IO[bytes]], object],
-                           inputs: Sequence[str]) -> None:
-    path = Path(target)
-    for name in inputs:
-        if name != "-" and Path(name).exists() and path.exists() and path.samefile(name):
-            raise UsageError(f"refusing to overwrite input {name} with the output")
-    if path.exists() and not path.is_file():
-        if path.is_dir():
-            raise UsageError(f"output {target} is a directory")
-        with path.open("wb") as fh:
-            _emit(fh, data)
-        return
-    tmp: str | None = None
-    try:
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"cannot write: {exc.strerror or exc}", self.target) from None
+        except BaseException:
+            self.discard()
+            raise
+
+    def _write(self, path: Path, data: bytes | Callable[[IO[bytes]], object],
+               inputs: Sequence[str]) -> None:
+        for name in inputs:
+            if name != "-" and Path(name).exists() and path.exists() and path.samefile(name):
+                raise UsageError(f"refusing to overwrite input {name} with the output")
+        if path.exists() and not path.is_file():
+            if path.is_dir():
+                raise UsageError(f"output {self.target} is a directory")
+            with path.open("wb") as fh:
+                _emit(fh, data)
+            return
         with _signals_held():  # a signal now would leave a temp file nobody knows of
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                       dir=path.parent or ".")
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                            dir=path.parent or ".")
         with os.fdopen(fd, "wb") as fh:
             _emit(fh, data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp is not None:
+        os.chmod(self.tmp, 0o666 & ~_umask())
+
+    def commit(self) -> None:
+        if self.tmp is not None:
+            with self._errors():
+                os.replace(self.tmp, self.target)
+            self.tmp = None
+
+    def discard(self) -> None:
+        if self.tmp is not None:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
+                os.unlink(self.tmp)
+            self.tmp = None
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -318,19 +334,27 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
         if args.validate:
             validate(result.document)
         data = result.write_document
-    if args.summary:
-        _write_atomic(args.summary, orjson.dumps(result.summary, option=orjson.OPT_INDENT_2)
-                      + b"\n", args.inputs)
-    if args.output and args.output != "-":
-        _write_atomic(args.output, data, args.inputs)
-    else:
-        try:
-            _emit(stdout, data)
-            stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", "<stdout>") from None
+    # Every file output is staged first and renamed at the end: a failure leaves none of them.
+    staged: list[_Staged] = []
+    try:
+        if args.summary:
+            staged.append(_Staged(args.summary, orjson.dumps(
+                result.summary, option=orjson.OPT_INDENT_2) + b"\n", args.inputs))
+        if args.output and args.output != "-":
+            staged.append(_Staged(args.output, data, args.inputs))
+        else:
+            try:
+                _emit(stdout, data)
+                stdout.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise OutputError(f"cannot write: {exc.strerror or exc}", "<stdout>") from None
+        for output in staged:
+            output.commit()
+    finally:
+        for output in staged:
+            output.discard()
     return 0
 
 

@@ -21,7 +21,7 @@ def test_mypy_strict() -> None:
 
 
 def test_ruff() -> None:
-    proc = _run("ruff", "check", "damon2speedscope", "tests", "bench")
+    proc = _run("ruff", "check", "damon2speedscope", "tests", "bench", "fuzz")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from ..clock import ClockDomain
-from ..errors import FormatError
+from ..errors import FormatError, InputError
 from ..model import DamonRecord, PerfSamples, SkipCounter
 from .compression import MAX_NESTING, ZLIB, iter_decompress, output_limit
 from .damo_json import parse_damo_json
@@ -76,22 +76,13 @@ def _load(
             raise FormatError(f"more than {MAX_NESTING} nested compression layers", source,
                               offset=0)
         codecs = [*codecs, codec]
-        chunks = iter_decompress(data, codec, source, output_limit(original_size))
-        head: list[bytes] = []
-        size = 0
-        for chunk in chunks:
-            head.append(chunk)
-            size += len(chunk)
-            if size >= _JSON_PEEK:
-                break
-        start = b"".join(head)[:_JSON_PEEK].lstrip(b"\xef\xbb\xbf \t\r\n")
-        if start[:1] in (b"[", b"{"):
-            del data
-            json_kind = InputKind.DAMO_JSON_COMPRESSED if codecs == [ZLIB] else InputKind.DAMO_JSON
-            return _load_json(chain(head, chunks), source, json_kind, options, codecs)
-        inner = b"".join(chain(head, chunks))
-        del head, data
-        return _load(inner, source, None, options, original_size, codecs)
+        try:
+            return _load_compressed(data, source, options, original_size, codecs)
+        except InputError as exc:
+            if exc.offset is None or getattr(exc, "codec_depth", None) == len(codecs):
+                raise  # no offset, or one in this layer's own (compressed) bytes
+            raise type(exc)(f"{exc.reason} (at byte {exc.offset} of the {codec}-decompressed "
+                            "data)", exc.source, exc.line) from None
     compressed = "+".join(codecs) or None
     if kind is InputKind.DAMO_JSON:
         return _load_json(data, source, kind, options, codecs)
@@ -115,6 +106,38 @@ def _load(
     return LoadedInput(source, kind, result.damon, result.samples, result.skipped, notes,
                        clock_declared=declared, compression=compressed,
                        events=dict(result.events))
+
+
+def _load_compressed(data: bytes, source: str, options: ReadOptions, original_size: int,
+                     codecs: list[str]) -> LoadedInput:
+    """The input inside the outermost of ``codecs``; its errors' offsets are in the
+    decompressed data, except those of the decompression itself (``codec_depth``)."""
+    chunks = _own_errors(iter_decompress(data, codecs[-1], source, output_limit(original_size)),
+                         len(codecs))
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= _JSON_PEEK:
+            break
+    start = b"".join(head)[:_JSON_PEEK].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start[:1] in (b"[", b"{"):
+        del data
+        json_kind = InputKind.DAMO_JSON_COMPRESSED if codecs == [ZLIB] else InputKind.DAMO_JSON
+        return _load_json(chain(head, chunks), source, json_kind, options, codecs)
+    inner = b"".join(chain(head, chunks))
+    del head, data
+    return _load(inner, source, None, options, original_size, codecs)
+
+
+def _own_errors(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
+    """Marks the errors of decompressing layer ``depth`` (their offsets are its own)."""
+    try:
+        yield from chunks
+    except InputError as exc:
+        exc.codec_depth = depth  # type: ignore[attr-defined]
+        raise
 
 
 def _load_json(

@@ -20,7 +20,7 @@ from ..errors import InputError, ToolError
 PERF_MAGIC = b"PERFILE2"
 _EVENT_LINE = re.compile(r"^# event : name = ([^,]*),.*?sample_type = ([A-Z_|]+)", re.MULTILINE)
 _IGNORED_STDERR = re.compile(r"^'trace' not valid for .* events\. Ignoring\.$")
-_FAILED_AT = re.compile(r"^(0x[0-9a-fA-F]+) \[0x[0-9a-fA-F]+\]: failed to process")
+_FAILED_AT = re.compile(r"^(0x[0-9a-fA-F]+) \[(?:0x)?[0-9a-fA-F]+\]: failed to process")
 _CLOCKID = re.compile(r"^# clockid: (\S+)", re.MULTILINE)
 _REFERENCE = re.compile(
     r"^# reference time: .* = (\d+)\.(\d+) \(TOD\) = (\d+)\.(\d+) \((\w+)\)", re.MULTILINE
