@@ -89,7 +89,10 @@ def child_convert(output: str, paths: list[str], summary: str | None) -> None:
     if summary:
         import orjson
         Path(summary).write_bytes(orjson.dumps(conv.summary))
+    import resource
     info = {
+        "rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_reader_child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "import_s": t_import,
         "timings": timings,
         "output_bytes": size,
@@ -129,7 +132,8 @@ def speedscope(path: Path) -> Run:
     line = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "{}"
     result = json.loads(line)
     if not result.get("ok"):
-        raise RuntimeError(f"speedscope rejected {path}: {result.get('error')}")
+        detail = result.get("error") or run.stderr.strip().splitlines()[-1:] or run.returncode
+        raise RuntimeError(f"speedscope could not import {path.name}: {detail}")
     m = _IMPORT_MS.search(run.stderr)
     run.info = {"import_s": int(m[1]) / 1000 if m else float("nan"),
                 "profiles": len(result.get("profiles", []))}
@@ -205,11 +209,16 @@ def bench_size(work: Path, recording: str, megabytes: float, args: argparse.Name
           f"{conv.max_rss_mb / perf_mb:.2f}× the perf text)  "
           f"{in_mb / conv.wall_s:6.1f} MB/s  {info['samples'] / conv.wall_s:9.0f} samples/s",
           flush=True)
+    both = info["rss_self_mb"] + info["rss_reader_child_mb"]
+    print(f"            peak RSS of the process {info['rss_self_mb']:.0f} MB, of the forked "
+          f"reader {info['rss_reader_child_mb']:.0f} MB (both at once at most {both:.0f} MB, "
+          f"{both / in_mb:.2f}× the input)", flush=True)
     print(f"            stages: start-up {info['import_s']:.2f} s, " + ", ".join(
         f"{k} {t.get(k, 0.0):.2f} s" for k in ("read", "align", "analyse", "write"))
         + f"; {info['samples']} samples, {info['snapshots']} snapshots, "
         f"{info['regions']} regions; output {info['output_bytes'] / MB:.1f} MB", flush=True)
     row.update(ours_s=conv.wall_s, ours_rss=conv.max_rss_mb, out_mb=info["output_bytes"] / MB,
+               rss_both=both, in_mb=in_mb,
                samples=info["samples"], stages=t, startup=info["import_s"])
     if args.cli:
         c = cli(work / "cli.speedscope.json", [inp.damon_text, inp.perf_text])
@@ -217,9 +226,20 @@ def bench_size(work: Path, recording: str, megabytes: float, args: argparse.Name
         print(f"cli         {c.wall_s:7.2f} s  peak RSS {c.max_rss_mb:7.0f} MB  "
               f"(python -m damon2speedscope as installed; same bytes: {same})", flush=True)
         row.update(cli_s=c.wall_s, cli_rss=c.max_rss_mb)
-    if not args.skip_speedscope:
-        s_txt = speedscope(inp.perf_text)
+    if not args.skip_speedscope and perf_mb > args.speedscope_max_mb:
+        print(f"speedscope  skipped (perf text over --speedscope-max-mb {args.speedscope_max_mb})")
+    elif not args.skip_speedscope:
+        try:
+            s_txt = speedscope(inp.perf_text)
+        except RuntimeError as exc:
+            print(f"speedscope  failed on the perf text: {str(exc)[:300]}", flush=True)
+            s_txt = None
         s_out = speedscope(out)
+        if s_txt is None:
+            print(f"speedscope  {s_out.wall_s:7.2f} s  peak RSS {s_out.max_rss_mb:7.0f} MB  "
+                  f"(importer alone {s_out.info['import_s']:.2f} s) on our output", flush=True)
+            rows.append(row)
+            return
         print(f"speedscope  {s_txt.wall_s:7.2f} s  peak RSS {s_txt.max_rss_mb:7.0f} MB  "
               f"(node process; importer alone {s_txt.info['import_s']:.2f} s) on the perf text",
               flush=True)
@@ -236,6 +256,10 @@ def bench_size(work: Path, recording: str, megabytes: float, args: argparse.Name
         damo = shutil.which("damo") or str(Path(sys.executable).parent / "damo")
         for label, path in (("perf.data", inp.damon_data), ("text", inp.damon_text)):
             w = our_wss(path, work)
+            if mb(path) > args.damo_max_mb:
+                print(f"WSS {label:9s} ours {w.wall_s:6.2f} s ({w.max_rss_mb:5.0f} MB); damo "
+                      f"skipped (over --damo-max-mb {args.damo_max_mb})", flush=True)
+                continue
             d = damo_wss(path, damo)
             equal = w.info["wss"] == d.info["wss"]
             print(f"WSS {label:9s} ours {w.wall_s:6.2f} s ({w.max_rss_mb:5.0f} MB)  damo "
@@ -260,6 +284,11 @@ def main() -> int:
                    help="also time `python -m damon2speedscope` as installed")
     p.add_argument("--skip-speedscope", action="store_true")
     p.add_argument("--skip-damo", action="store_true")
+    p.add_argument("--damo-max-mb", type=float, default=200,
+                   help="run damo only on DAMON inputs up to this size (it takes minutes per "
+                   "100 MB; default 200)")
+    p.add_argument("--speedscope-max-mb", type=float, default=float("inf"),
+                   help="run speedscope's importer only on perf texts up to this size")
     p.add_argument("--child-convert", nargs="+", metavar=("OUTPUT", "INPUT"),
                    help=argparse.SUPPRESS)
     p.add_argument("--child-summary", help=argparse.SUPPRESS)
@@ -278,6 +307,22 @@ def main() -> int:
     finally:
         if not args.workdir and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    print("\ntargets (each within its own run above):")
+    for r in rows:
+        parts = [f"{r['size']}:"]
+        if "ss_import" in r:
+            parts.append(f"end to end {r['ss_import'] / r['ours_s']:.2f}× faster than "
+                         f"speedscope's importer (target ≥ 4)")
+            parts.append(f"our file imports {r['ss_import'] / r['ss_out_import']:.1f}× faster "
+                         "than the perf text (target > 1)")
+        parts.append(f"peak RSS {r['ours_rss'] / r['in_mb']:.2f}× the input (target ≤ 1; with "
+                     f"the reader child counted as well {r['rss_both'] / r['in_mb']:.2f}×)")
+        for label in ("perf.data", "text"):
+            if f"wss_{label}" in r:
+                ours_s, damo_s, equal = r[f"wss_{label}"]
+                parts.append(f"WSS from DAMON {label} {damo_s / ours_s:.1f}× faster than damo "
+                             f"(target ≥ 10; equal {equal})")
+        print("  " + "\n    ".join(parts))
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         scale = last["perf_mb"] / first["perf_mb"]

@@ -24,6 +24,7 @@ from .damon_events import SnapshotAssembler, kdamond_label, pack_record, snapsho
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
+Bool = npt.NDArray[np.bool_]
 
 _INT32_MAX = 2**31 - 1
 
@@ -119,21 +120,31 @@ def _duplicates(ev: RegionEvents, key: I64) -> tuple[npt.NDArray[np.intp],
     and for each the kept event it repeats."""
     n = len(ev)
     order = _by_target(key)
-    if order is None:
-        order = np.arange(n)
+
+    def pair(a: npt.NDArray[Any]) -> Bool:
+        """Whether each event (from the second on, in target order) equals the previous."""
+        if order is None:  # one target: slices, no copies
+            out: Bool = a[1:] == a[:-1]
+        else:
+            b = a[order]
+            out = b[1:] == b[:-1]
+        return out
+
     same = np.zeros(n, dtype=bool)
-    o1, o0 = order[1:], order[:-1]
-    same[1:] = (key[o1] == key[o0]) & (ev.time_ns[o1] == ev.time_ns[o0]) \
-        & (ev.start[o1] == ev.start[o0]) & (ev.end[o1] == ev.end[o0]) \
-        & (ev.nr_accesses[o1] == ev.nr_accesses[o0]) & (ev.age[o1] == ev.age[o0]) \
-        & (ev.nr_regions[o1] == ev.nr_regions[o0])
+    rest = pair(ev.time_ns)
+    for column in (ev.start, ev.end, ev.nr_accesses, ev.age, ev.nr_regions, key):
+        if not rest.any():
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        rest &= pair(column)
+    same[1:] = rest
     if not same.any():
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     # the nearest kept event before each repeat, in its target's order
     position = np.arange(n)
     last_kept = np.maximum.accumulate(np.where(same, -1, position))
-    dups = order[same]
-    originals = order[last_kept[same]]
+    where = np.arange(n) if order is None else order
+    dups = where[same]
+    originals = where[last_kept[same]]
     by_file = np.argsort(dups, kind="stable")
     return dups[by_file], originals[by_file]
 
@@ -182,14 +193,16 @@ def _assemble(ev: RegionEvents, targets: list[DamonTarget], target: I64, clock: 
     values = nr_sorted[runs]
     if bool((lengths % values).any()):
         raise Declined("a snapshot with fewer or more events than its nr_regions")
-    run_of = np.cumsum(run_start) - 1
-    offset = np.arange(n, dtype=np.int64) - runs[run_of]
-    snaps_before = np.concatenate([[0], np.cumsum(lengths // values)[:-1]])
-    snapshot = snaps_before[run_of] + offset // nr_sorted
-    first_event = offset % nr_sorted == 0
+    # the first event of every snapshot: each run holds length // nr snapshots back to back
+    per_run = lengths // values
+    k = np.arange(int(per_run.sum()), dtype=np.int64) - np.repeat(np.cumsum(per_run) - per_run,
+                                                                   per_run)
+    firsts = np.repeat(runs, per_run) + k * np.repeat(values, per_run)
+    first_event = np.zeros(n, dtype=bool)
+    first_event[firsts] = True
     s_sorted, e_sorted = by_target(start), by_target(end)
     inner = ~first_event[1:]
-    if bool((s_sorted[1:][inner] < e_sorted[:-1][inner]).any()):
+    if bool(((s_sorted[1:] < e_sorted[:-1]) & inner).any()):
         raise Declined("regions of a snapshot out of order")
     # (no two events of a snapshot repeat each other: _duplicates removed those)
     if boundary_check is not None and boundary_check.size:
@@ -203,9 +216,8 @@ def _assemble(ev: RegionEvents, targets: list[DamonTarget], target: I64, clock: 
         ends_snapshot[:-1] = first_event[1:]
         if bool(ends_snapshot[at].any()):
             raise Declined("a repeated event at the end of a snapshot")
-    n_snap = int(snapshot[-1]) + 1
+    n_snap = len(firsts)
     # a snapshot is done at its last event: that is the order the assembler lists them in
-    firsts = np.flatnonzero(first_event)
     file_index = firsts if order is None else order[firsts]
     first_time = ev.time_ns[file_index]
     same_target = t_sorted[firsts][1:] == t_sorted[firsts][:-1]
@@ -227,6 +239,7 @@ def _assemble(ev: RegionEvents, targets: list[DamonTarget], target: I64, clock: 
     # regions flat in done order
     rank_of_snap = np.empty(n_snap, dtype=np.int64)
     rank_of_snap[done] = np.arange(n_snap)
+    snapshot = np.cumsum(first_event) - 1  # of each event, in target order
     region_order = order[np.argsort(rank_of_snap[snapshot], kind="stable")]
     return pack_record(clock, targets, snap_target, starts, snap_end, counts,
                        start[region_order].astype(np.uint64),

@@ -241,33 +241,41 @@ def _read(data: bytes | mmap.mmap) -> NativeDamon | None:
             (u32[raw] & 0xFFFF != tp_id & 0xFFFF).any()):
         return None
 
+    words4 = np.frombuffer(data, dtype="<u8", offset=4, count=(len(data) - 4) // 8)
+
     def u64(name: str) -> npt.NDArray[np.uint64]:
-        at = raw + fields[name] // 4
-        value: npt.NDArray[np.uint64] = u32[at].astype(np.uint64) | (
-            u32[at + 1].astype(np.uint64) << np.uint64(32))
+        at = raw * 4 + fields[name]  # byte positions, all alike modulo 8 (records are aligned)
+        value: npt.NDArray[np.uint64]
+        if n and int(at[0]) % 8 == 0:
+            value = words[at // 8]
+        elif n and int(at[0]) % 8 == 4:
+            value = words4[(at - 4) // 8]
+        else:
+            value = u32[at // 4].astype(np.uint64) | (
+                u32[at // 4 + 1].astype(np.uint64) << np.uint64(32))
         return value
 
-    tid_word = words[w + offsets["tid"] // 8]
-    pid = (tid_word & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    tid = (tid_word >> np.uint64(32)).astype(np.int64)
+    tid_word = words[w + offsets["tid"] // 8]  # pid in the low half, tid in the high one
     time = words[w + offsets["time"] // 8].astype(np.int64)
     comms = _comms(data, other_records)
     labels: list[str] = []
-    label_of: dict[tuple[int, int], int] = {}
-    keys = np.unique(np.stack([pid, tid], axis=1), axis=0) if n else np.zeros((0, 2), int)
-    for p_, t_ in keys.tolist():
-        names = comms.get(t_)
+    if n and bool((tid_word == tid_word[0]).all()):  # one kdamond thread: most records
+        thread_words, thread_index = tid_word[:1], np.zeros(n, dtype=np.int64)
+    else:
+        thread_words, thread_index = np.unique(tid_word, return_inverse=True)
+    for word in thread_words.tolist():
+        pid, tid = word & 0xFFFFFFFF, word >> 32
+        names = comms.get(tid)
         if names is None or len(names) != 1:
             return None
         (comm,) = names
         if not comm or any(c.isspace() for c in comm) or not comm.isprintable():
             return None
-        label_of[(p_, t_)] = len(labels)
-        labels.append(f"{comm} {p_}")
-    key_index = np.searchsorted(keys[:, 0] * (1 << 32) + keys[:, 1], pid * (1 << 32) + tid)
-    label = np.array([label_of[(int(a), int(b))] for a, b in keys.tolist()],
-                     dtype=np.int64)[key_index] if n else np.zeros(0, dtype=np.int64)
-    order = np.argsort(time, kind="stable")
+        labels.append(f"{comm} {pid}")
+    label = thread_index.reshape(-1).astype(np.int64)
+    order: npt.NDArray[np.intp] | slice = slice(None)
+    if bool((time[1:] < time[:-1]).any()):
+        order = np.argsort(time, kind="stable")
     events = RegionEvents(
         labels, label[order], u64("target_id")[order], time[order],
         u32[raw + fields["nr_regions"] // 4][order].astype(np.int64),

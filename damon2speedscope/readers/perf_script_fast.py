@@ -342,6 +342,8 @@ class _Reader:
 
 _U = np.uint64
 _ALL = _U(0xFFFFFFFFFFFFFFFF)
+_HIGH = _U(0x8080808080808080)
+_LOW7 = _U(0x7F7F7F7F7F7F7F7F)
 _ZEROS = _U(0x3030303030303030)  # "00000000"
 _HIGH_NIBBLES = _U(0xF0F0F0F0F0F0F0F0)
 _LOW_NIBBLES = _U(0x0F0F0F0F0F0F0F0F)
@@ -373,38 +375,25 @@ class _Buf:
 
 
 def _nondigit(w: U64) -> U64:
-    """Per byte: nonzero where the byte is not an ASCII digit."""
-    x = w ^ _ZEROS
-    out: U64 = (x & _HIGH_NIBBLES) | (((x & _LOW_NIBBLES) + _SIXES) & _SIXTEENS)
+    """Per byte: bit 7 set where the byte is not an ASCII digit, every other bit clear."""
+    x = w & _LOW7
+    at_least_0 = (x + _U(0x5050505050505050)) & _HIGH  # x + 0x80 - '0'
+    above_9 = (x + _U(0x4646464646464646)) & _HIGH  # x + 0x7f - '9'
+    out: U64 = ~(at_least_0 & ~above_9 & ~w) & _HIGH
     return out
 
 
-def _byte_bits(w: U64) -> U64:
-    """Per byte: the byte's lowest bit set when the byte is nonzero, all else clear."""
-    y = w | (w >> _U(4))
-    y |= y >> _U(2)
-    y |= y >> _U(1)
-    out: U64 = y & _U(0x0101010101010101)
-    return out
+def _first_set(flags: U64) -> I64:
+    """Index of the lowest byte whose bit 7 is set (flags as :func:`_nondigit` gives them),
+    8 if none."""
+    low = (flags & (~flags + _U(1))) >> _U(7)  # byte i holds 1
+    index = ((low * _U(0x0001020304050607)) >> _U(56)).astype(np.int64)
+    return np.where(flags == 0, 8, index)
 
 
-def _bit_index(power: U64) -> I64:
-    """log2 of powers of two (exact through the float exponent)."""
-    out: I64 = np.frexp(power.astype(np.float64))[1].astype(np.int64) - 1
-    return out
-
-
-def _first_set(w: U64) -> I64:
-    """Index of the lowest nonzero byte of each word, 8 if none."""
-    y = _byte_bits(w)
-    low = y & (~y + _U(1))
-    return np.where(y == 0, 8, _bit_index(low) >> 3)
-
-
-def _last_set(w: U64) -> I64:
-    """Index of the highest nonzero byte of each word, -1 if none."""
-    y = _byte_bits(w)  # at most 8 set bits, 8 apart: the float keeps the highest exactly
-    return np.where(y == 0, -1, _bit_index(y) >> 3)
+def _last_set(flags: U64) -> I64:
+    """Index of the highest byte whose bit 7 is set, -1 if none."""
+    return 7 - _first_set(flags.byteswap())
 
 
 def _zero_bytes(x: U64) -> U64:

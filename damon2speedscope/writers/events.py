@@ -115,18 +115,30 @@ def cut_pieces(times: I64, durations: I64, stacks: I64, bounds: I64 | None,
         cuts = np.maximum(hi - lo, 0)
     else:
         lo = cuts = np.zeros(len(times), dtype=np.int64)
-    if not cuts.any():
+    multi = np.flatnonzero(cuts)
+    if multi.size == 0:
         start, end, stack = a, times, stacks
     else:
-        per = cuts + 1
-        sample = np.repeat(np.arange(len(times)), per)
-        first = np.cumsum(per) - per
-        j = np.arange(int(per.sum()), dtype=np.int64) - first[sample]
+        # samples spanning interval bounds (few: one per bound at most) are cut into pieces;
+        # the pieces of sample i start at index first[i]
+        first = np.arange(len(times), dtype=np.int64)
+        first[1:] += np.cumsum(cuts)[:-1]
+        total = len(times) + int(cuts.sum())
+        start = np.empty(total, dtype=np.int64)
+        end = np.empty(total, dtype=np.int64)
+        stack = np.empty(total, dtype=stacks.dtype)
+        single = cuts == 0
+        at = first[single]
+        start[at], end[at], stack[at] = a[single], times[single], stacks[single]
+        per = cuts[multi] + 1
+        sample = np.repeat(multi, per)
+        j = np.arange(int(per.sum()), dtype=np.int64) - np.repeat(np.cumsum(per) - per, per)
         lo_s = lo[sample]
         last = len(bounds) - 1
-        start = np.where(j == 0, a[sample], bounds[np.clip(lo_s + j - 1, 0, last)])
-        end = np.where(j == cuts[sample], times[sample], bounds[np.clip(lo_s + j, 0, last)])
-        stack = stacks[sample]
+        at = first[sample] + j
+        start[at] = np.where(j == 0, a[sample], bounds[np.clip(lo_s + j - 1, 0, last)])
+        end[at] = np.where(j == cuts[sample], times[sample], bounds[np.clip(lo_s + j, 0, last)])
+        stack[at] = stacks[sample]
     keep = end > start
     start, end, stack = start[keep], end[keep], stack[keep]
     return Pieces(start, end, intervals_at(start, interval_start, interval_end), stack)

@@ -23,6 +23,7 @@ from ..analysis.heat import HotRange, hot_ranges, max_accesses
 from ..analysis.wss import IntervalSeries
 from ..clock import require_same_clock
 from ..model import DamonRecord, Frame, PerfSamples
+from ..pages import small_pages
 from ..readers.vmas import Mappings
 from .events import EventStream, Pieces, StackTable, chunks, close_json, cut_pieces
 
@@ -543,6 +544,10 @@ class DocumentWriter:
 
     def json(self) -> Iterator[bytes]:
         """The bytes of ``orjson.dumps(self.to_dict())``, in pieces."""
+        with small_pages():
+            yield from self._json()
+
+    def _json(self) -> Iterator[bytes]:
         yield orjson.dumps(self._head())[:-1] + b',"profiles":['
         events_of = self._thread_events() if any(
             isinstance(p, int) for p in self.profiles) else None
