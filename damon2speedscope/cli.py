@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import mmap
 import os
 import signal
 import sys
@@ -126,7 +127,12 @@ def _read(name: str, stdin: IO[bytes]) -> InputBytes:
     try:
         if path.is_dir():
             raise InputError("is a directory, not a recording", name)
-        return InputBytes(name, path.read_bytes(), str(path))
+        with path.open("rb") as fh:
+            if path.is_file() and os.fstat(fh.fileno()).st_size > 0:
+                # mapped, not copied: the readers release what they have read as they go
+                return InputBytes(name, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ),
+                                  str(path))
+            return InputBytes(name, fh.read(), str(path))
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", name) from None
 

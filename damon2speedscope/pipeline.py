@@ -19,7 +19,7 @@ from .analysis.bursts import Burst, BurstParams, find_bursts
 from .analysis.wss import IntervalSeries, interval_series
 from .errors import ClockError, InputError, SkipLimitError, UsageError
 from .model import DamonRecord, PerfSamples, SkipCounter
-from .readers import LoadedInput, ReadOptions, load_input
+from .readers import Buffer, LoadedInput, ReadOptions, load_inputs
 from .readers.perf_script import FILTERED_REASON
 from .writers.speedscope import (
     DocumentWriter,
@@ -36,7 +36,7 @@ class InputBytes:
     """One input as the CLI read it: its name for messages, bytes, and path if it has one."""
 
     source: str
-    data: bytes
+    data: Buffer
     path: str | None = None
 
 
@@ -150,7 +150,7 @@ def convert(inputs: list[InputBytes], options: ConvertOptions | None = None,
     """Read, align and analyse ``inputs``; ``timings`` (if given) receives seconds per stage."""
     options = options or ConvertOptions()
     with _stage(timings, "read"):
-        loaded = [load_input(i.data, i.source, i.path, options.read) for i in inputs]
+        loaded = load_inputs([(i.data, i.source, i.path) for i in inputs], options.read)
     with _stage(timings, "align"):
         record, samples, alignment, warnings, skipped = _align(loaded, options)
     with _stage(timings, "analyse"):

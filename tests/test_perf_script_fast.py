@@ -4,7 +4,8 @@ Every committed text is read both ways (``parse_perf_script(fast=False)`` is the
 and the results compared field by field: samples, frame and stack tables, threads, DAMON
 record, skipped counts with their first location, event counts, notes. Random edits of real
 texts (odd comms, comments, CRLF, missing frames, other events, ...) and tiny chunks check the
-layout grouping, the declining and the chunk boundaries.
+layout grouping, the declining and the chunk boundaries; the two inputs of a conversion read in
+parallel give what reading them one after the other gives.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from conftest import DATA, GOLDEN
 from damon2speedscope.clock import ClockDomain
 from damon2speedscope.errors import Damon2SpeedscopeError
 from damon2speedscope.model import DamonRecord, PerfSamples
+from damon2speedscope.readers import load_input, load_inputs
 from damon2speedscope.readers import perf_script_fast as fast
 from damon2speedscope.readers.perf_script import (
     PerfScriptResult,
@@ -129,6 +131,8 @@ def test_mapped_file_reads_like_bytes(tmp_path: Path) -> None:
     with path.open("rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         assert_same(parse_perf_script(mapped, "t"), parse_perf_script(data, "t", fast=False))
+        loaded = load_input(mapped, "t", str(path))
+        assert loaded.samples is not None and loaded.damon is not None
 
 
 def _mutations(rng: random.Random, lines: list[bytes]) -> list[bytes]:
@@ -180,3 +184,20 @@ def test_edited_texts(seed: int) -> None:
     while piece and piece[0].startswith(b"\t"):
         piece = piece[1:]
     check(b"\n".join(_mutations(rng, piece)))
+
+
+def test_parallel_read_equals_sequential() -> None:
+    inputs = [(p.read_bytes(), str(p), str(p)) for p in (
+        GOLDEN / "fftlike" / "damon.perf_script.txt", GOLDEN / "fftlike" / "perf.script.txt")]
+    parallel = load_inputs(inputs)
+    sequential = load_inputs(inputs, parallel=False)
+    for a, b in zip(parallel, sequential, strict=True):
+        assert (a.source, a.kind, a.events) == (b.source, b.kind, b.events)
+        assert same_record(a.damon, b.damon) and same_samples(a.samples, b.samples)
+        assert a.skipped.counts == b.skipped.counts
+    bad = [(b"\x00\x01binary", "bad", None), inputs[1]]
+    with pytest.raises(Damon2SpeedscopeError) as par:
+        load_inputs(bad)
+    with pytest.raises(Damon2SpeedscopeError) as seq:
+        load_inputs(bad, parallel=False)
+    assert str(par.value) == str(seq.value)

@@ -8,22 +8,32 @@ JSON inside is parsed while it is inflated, never inflated whole.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
+import multiprocessing
+import os
+import pickle
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
+from multiprocessing.connection import Connection
 
 from ..clock import ClockDomain
 from ..errors import FormatError, InputError
 from ..model import DamonRecord, PerfSamples, SkipCounter
+from ..pages import small_pages
+from . import damon_fast, perf_data_native
 from .compression import MAX_NESTING, ZLIB, iter_decompress, output_limit
 from .damo_json import parse_damo_json
-from .detect import COMPRESSED, InputKind, detect
+from .detect import COMPRESSED, Buffer, InputKind, detect
 from .perf_data import PerfDataHeader, check_file_header, read_header, run_perf_script
 from .perf_script import SampleFilter, parse_perf_script
 from .recfmt import parse_recfmt
 from .trace_cmd import parse_trace_cmd
 
-__all__ = ["InputKind", "LoadedInput", "ReadOptions", "SampleFilter", "detect", "load_input"]
+__all__ = ["Buffer", "InputKind", "LoadedInput", "ReadOptions", "SampleFilter", "detect",
+           "load_input", "load_inputs"]
 
 
 @dataclass(frozen=True)
@@ -54,22 +64,82 @@ class LoadedInput:
 
 
 def load_input(
-    data: bytes, source: str, path: str | None = None, options: ReadOptions | None = None
+    data: Buffer, source: str, path: str | None = None, options: ReadOptions | None = None,
+    *, native: bool = True,
 ) -> LoadedInput:
-    """Read one input. ``path`` lets perf.data go to ``perf`` without a temporary copy."""
+    """Read one input. ``path`` lets perf.data go to ``perf`` without a temporary copy.
+
+    ``native=False`` reads a DAMON-only perf.data through ``perf script`` like any other
+    instead of natively (:mod:`.perf_data_native`; the two give the same result)."""
     options = options or ReadOptions()
-    return _load(data, source, path, options, len(data), [])
+    return _load(data, source, path, options, len(data), [], native)
+
+
+def load_inputs(
+    inputs: list[tuple[Buffer, str, str | None]], options: ReadOptions | None = None,
+    *, parallel: bool = True,
+) -> list[LoadedInput]:
+    """:func:`load_input` of every ``(data, source, path)``, results in the same order.
+
+    Two inputs are read at the same time when the machine has more than one CPU: the first
+    in a forked process (its result comes back pickled through a pipe) while this process
+    reads the second. Should the child fail in any way, the first input is read again here,
+    so errors and results are exactly those of reading one after the other."""
+    with small_pages():
+        if not (parallel and len(inputs) == 2 and hasattr(os, "fork")
+                and (os.cpu_count() or 1) > 1 and threading.active_count() == 1):
+            return [load_input(d, s, p, options) for d, s, p in inputs]
+        return _load_two(inputs, options)
+
+
+def _load_two(inputs: list[tuple[Buffer, str, str | None]], options: ReadOptions | None
+              ) -> list[LoadedInput]:
+    (data0, source0, path0), (data1, source1, path1) = inputs
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_read_and_send, args=(send, data0, source0, path0, options),
+                            daemon=True)
+    child.start()
+    send.close()
+    try:
+        second = load_input(data1, source1, path1, options)
+        try:
+            payload = receive.recv_bytes()
+        except EOFError:  # the child failed: read the first input here (same error, if any)
+            payload = b""
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        receive.close()
+        child.join()
+    first = pickle.loads(payload) if payload else load_input(data0, source0, path0, options)
+    return [first, second]
+
+
+def _read_and_send(send: Connection, data: Buffer, source: str, path: str | None,
+                   options: ReadOptions | None) -> None:
+    """In the forked process: read one input and send it back pickled; on any error (or a
+    signal) nothing, quietly: the parent reads the input again and reports the error."""
+    with contextlib.suppress(BaseException):
+        send.send_bytes(pickle.dumps(load_input(data, source, path, options),
+                                     protocol=pickle.HIGHEST_PROTOCOL))
+    send.close()
 
 
 _JSON_PEEK = 1 << 16
 
 
 def _load(
-    data: bytes, source: str, path: str | None, options: ReadOptions, original_size: int,
-    codecs: list[str],
+    data: Buffer, source: str, path: str | None, options: ReadOptions, original_size: int,
+    codecs: list[str], native: bool = True,
 ) -> LoadedInput:
     kind = detect(data, source)
     declared = options.clock is not None
+    if kind in (InputKind.PERF_SCRIPT, InputKind.PERF_DATA) and isinstance(data, mmap.mmap):
+        return _load_mapped(data, kind, source, path, options, native, declared)
+    if not isinstance(data, bytes):
+        data = bytes(data)  # only perf text and perf.data are read from a mapping
     codec = COMPRESSED.get(kind)
     if codec is not None:
         if len(codecs) >= MAX_NESTING:
@@ -77,7 +147,7 @@ def _load(
                               offset=0)
         codecs = [*codecs, codec]
         try:
-            return _load_compressed(data, source, options, original_size, codecs)
+            return _load_compressed(data, source, options, original_size, codecs, native)
         except InputError as exc:
             if exc.offset is None or getattr(exc, "codec_depth", None) == len(codecs):
                 raise  # no offset, or one in this layer's own (compressed) bytes
@@ -97,19 +167,32 @@ def _load(
                            clock_declared=declared, compression=compressed,
                            events=traced.events)
     if kind is InputKind.PERF_DATA:
-        loaded = _load_perf_data(data, source, path, options)
+        loaded = _load_perf_data(data, source, path, options, native)
         loaded.compression = compressed
         return loaded
+    return _load_text(data, source, options, declared, compressed)
+
+
+def _load_mapped(data: mmap.mmap, kind: InputKind, source: str, path: str | None,
+                 options: ReadOptions, native: bool, declared: bool) -> LoadedInput:
+    """perf text and perf.data straight from a mapped file (never copied whole)."""
+    if kind is InputKind.PERF_DATA:
+        return _load_perf_data(data, source, path, options, native)
+    return _load_text(data, source, options, declared, None)
+
+
+def _load_text(data: bytes | mmap.mmap, source: str, options: ReadOptions, declared: bool,
+               compressed: str | None) -> LoadedInput:
     clock = options.clock or ClockDomain.PERF
     result = parse_perf_script(data, source, clock, options.event, options.sample_filter)
     notes: list[str] = list(getattr(result, "notes", []))
-    return LoadedInput(source, kind, result.damon, result.samples, result.skipped, notes,
-                       clock_declared=declared, compression=compressed,
+    return LoadedInput(source, InputKind.PERF_SCRIPT, result.damon, result.samples,
+                       result.skipped, notes, clock_declared=declared, compression=compressed,
                        events=dict(result.events))
 
 
 def _load_compressed(data: bytes, source: str, options: ReadOptions, original_size: int,
-                     codecs: list[str]) -> LoadedInput:
+                     codecs: list[str], native: bool = True) -> LoadedInput:
     """The input inside the outermost of ``codecs``; its errors' offsets are in the
     decompressed data, except those of the decompression itself (``codec_depth``)."""
     chunks = _own_errors(iter_decompress(data, codecs[-1], source, output_limit(original_size)),
@@ -128,7 +211,7 @@ def _load_compressed(data: bytes, source: str, options: ReadOptions, original_si
         return _load_json(chain(head, chunks), source, json_kind, options, codecs)
     inner = b"".join(chain(head, chunks))
     del head, data
-    return _load(inner, source, None, options, original_size, codecs)
+    return _load(inner, source, None, options, original_size, codecs, native)
 
 
 def _own_errors(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
@@ -153,17 +236,26 @@ def _load_json(
 
 
 def _load_perf_data(
-    data: bytes, source: str, path: str | None, options: ReadOptions
+    data: bytes | mmap.mmap, source: str, path: str | None, options: ReadOptions,
+    native: bool = True,
 ) -> LoadedInput:
     import tempfile
     from pathlib import Path
 
     check_file_header(data, source)
+    damon = perf_data_native.read(data) if native else None
     with tempfile.TemporaryDirectory(prefix="damon2speedscope-") as tmp:
         if path is None:
             path = str(Path(tmp) / "input.perf.data")
             Path(path).write_bytes(data)
         header = read_header(path, source, options.perf)
+        if damon is not None:
+            # a DAMON-only recording read natively: no perf script, same snapshots
+            clock = options.clock or header.clock
+            skipped = SkipCounter()
+            record, notes = damon_fast.build(damon.events, clock, source, skipped)
+            return LoadedInput(source, InputKind.PERF_DATA, record, None, skipped, notes,
+                               header, options.clock is not None)
         output = run_perf_script(path, source, header, options.perf, options.buildid_dir)
     clock = options.clock or header.clock
     result = parse_perf_script(output.text, source, clock, options.event, options.sample_filter)

@@ -7,6 +7,7 @@ clock the recording used.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import shutil
@@ -66,7 +67,7 @@ class PerfScriptOutput:
 _FILE_HEADER = struct.Struct("<8sQQ" + "QQ" * 3)
 
 
-def check_file_header(data: bytes, source: str) -> None:
+def check_file_header(data: bytes | mmap.mmap, source: str) -> None:
     """Catch truncated or damaged perf.data before perf does, with a precise message.
 
     perf's file header gives the offset and size of the attribute and data sections; a file
