@@ -270,7 +270,8 @@ def run(targets: list[str], seconds: float, pure: bool) -> int:
     use_atheris = not pure and _have_atheris()
     engine = "atheris (coverage-guided)" if use_atheris else "pure-Python mutation"
     each = seconds / len(targets)
-    print(f"fuzz: {engine}, {seconds:.0f} s over {len(targets)} targets ({each:.0f} s each)")
+    print(f"fuzz: {engine}, {seconds:.0f} s over {len(targets)} targets ({each:.0f} s each)",
+          flush=True)
     total_execs = 0
     total_crashes = 0
     for target in targets:
@@ -285,7 +286,7 @@ def run(targets: list[str], seconds: float, pure: bool) -> int:
         total_execs += execs
         total_crashes += len(found)
         print(f"fuzz: {target:12s} {execs:9d} execs in {took:5.0f} s ({execs / took:7.0f}/s), "
-              f"{len(found)} crashes")
+              f"{len(found)} crashes", flush=True)
         for signature, path in found:
             print(f"        {signature}: {Path(path).name}")
     print(f"fuzz: total {total_execs} execs, {total_crashes} distinct crashes")

@@ -108,6 +108,27 @@ def test_bad_input(case: corpus.Case, corpus_runs: dict[str, Run]) -> None:
         assert not [name for name in run.files if name.endswith(".tmp")]
 
 
+FUZZ_FINDS = sorted((BAD / "fuzz").glob("*.bin"))
+
+
+def test_every_fuzzer_find_is_a_corpus_case() -> None:
+    cases = {f"fuzz-{p.stem}" for p in FUZZ_FINDS}
+    assert cases <= {c.name for c in corpus.CASES}
+    assert all(p.with_suffix(".txt").exists() for p in FUZZ_FINDS)
+
+
+@pytest.mark.parametrize("path", FUZZ_FINDS, ids=[p.stem for p in FUZZ_FINDS])
+def test_fuzzer_finds_replay_on_their_target(path: Path) -> None:
+    """Each input, on the harness target that crashed on it: only our errors now."""
+    sys.path.insert(0, str(REPO / "fuzz"))
+    import fuzz_readers
+
+    target = path.name.split("-", 1)[0]
+    recorder = fuzz_readers.Recorder(target)
+    recorder(path.read_bytes())
+    assert recorder.crashes == {}
+
+
 def test_readme_lists_every_case() -> None:
     assert (BAD / "README.md").read_text() == corpus.readme(), \
         "regenerate: python tests/data/bad/make_bad_inputs.py --readme > tests/data/bad/README.md"

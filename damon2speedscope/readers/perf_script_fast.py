@@ -166,6 +166,8 @@ class _Reader:
         heads = np.flatnonzero(head)
         if frame[0] or bool((frame[1:] & empty[:-1]).any()):
             raise _Decline  # callchain lines outside a sample
+        if bool(_WS[buf[ends[frame] - 1]].any()):
+            raise _Decline  # a tab line ending in blanks (perf's never do): maybe all blank
         if heads.size == 0:
             return first_line + len(ends)
         if bool((c0[heads] == 35).any()):
