@@ -37,7 +37,9 @@ REPO = Path(__file__).resolve().parent.parent
 CRASHES = REPO / "fuzz" / "crashes"
 MAX_LEN = 1 << 14
 TARGETS = ("load", "convert", "json", "perf_script", "trace_cmd", "recfmt", "detect",
-           "compressed", "vmas")
+           "compressed", "vmas", "perf_data")
+MAX_LENS = {"perf_data": 1 << 16}
+"""Targets that need longer inputs than :data:`MAX_LEN`."""
 _SEED_ROOTS = (REPO / "golden", REPO / "tests" / "data")
 _SKIP_SEEDS = re.compile(r"\.(png|c|cpp|py|md|gz|tar\.bz2)$|LICENSE|expected\.")
 
@@ -64,6 +66,11 @@ def _seeds(target: str) -> list[bytes]:
             out.append(path.read_bytes()[:MAX_LEN])
     for path in sorted(CRASHES.glob(f"{target}-*.bin")) if CRASHES.is_dir() else []:
         out.append(path.read_bytes()[:MAX_LEN])
+    if target == "perf_data":
+        sys.path.insert(0, str(REPO / "tests" / "data" / "bad"))
+        from make_bad_inputs import small_damon_perf_data
+
+        return [small_damon_perf_data()]
     if target == "compressed":
         import bz2
         import gzip
@@ -82,6 +89,8 @@ def _target(name: str) -> Callable[[bytes], object]:
     from damon2speedscope.readers import ReadOptions, detect, load_input
     from damon2speedscope.readers.compression import decompress, sniff
     from damon2speedscope.readers.damo_json import parse_damo_json
+    from damon2speedscope.readers.perf_data import check_file_header
+    from damon2speedscope.readers.perf_data_native import read as read_native
     from damon2speedscope.readers.perf_script import parse_perf_script
     from damon2speedscope.readers.recfmt import parse_recfmt
     from damon2speedscope.readers.trace_cmd import parse_trace_cmd
@@ -115,6 +124,8 @@ def _target(name: str) -> Callable[[bytes], object]:
         "detect": lambda d: detect(d, "fuzz"),
         "compressed": compressed,
         "vmas": lambda d: parse_vmas(d, "fuzz"),
+        "perf_data": lambda d: (check_file_header(d, "fuzz"), read_native(d),
+                                load_input(d, "fuzz", None, options)),
     }
     return targets[name]
 
@@ -168,10 +179,10 @@ _INTERESTING = [b"0", b"-1", b"4294967295", b"18446744073709551616", b"9" * 40, 
                 b"PERFILE2", b"damon_recfmt_ver", b"\x1f\x8b", b"x\x9c", b"\xef\xbb\xbf"]
 
 
-def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
+def mutate(rng: random.Random, data: bytes, seeds: list[bytes], max_len: int = MAX_LEN) -> bytes:
     out = bytearray(data)
     for _ in range(rng.choice((1, 1, 2, 3, 4, 8))):
-        op = rng.randrange(9)
+        op = rng.randrange(10)
         n = len(out)
         i = rng.randrange(n + 1)
         if op == 0 and n:
@@ -201,7 +212,13 @@ def mutate(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
             k = rng.randrange(len(lines))
             lines.insert(rng.randrange(len(lines) + 1), lines[k])
             out = bytearray(b"\n".join(lines))
-    return bytes(out[:MAX_LEN])
+        elif op == 9 and n >= 8:  # a binary field: an aligned word set to an edge value
+            width = rng.choice((2, 4, 8))
+            at = rng.randrange(0, n - width + 1) // width * width
+            value = rng.choice((0, 1, 7, 0x7F, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFF0,
+                                0xFFFFFFFF, 1 << 63, (1 << 64) - 1, rng.getrandbits(64)))
+            out[at:at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    return bytes(out[:max_len])
 
 
 def pure_loop(target: str, seconds: float, seed: int = 0) -> tuple[int, dict[str, Path]]:
@@ -213,7 +230,7 @@ def pure_loop(target: str, seconds: float, seed: int = 0) -> tuple[int, dict[str
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for _ in range(20):
-            recorder(mutate(rng, rng.choice(seeds), seeds))
+            recorder(mutate(rng, rng.choice(seeds), seeds, MAX_LENS.get(target, MAX_LEN)))
     return recorder.execs, recorder.crashes
 
 
@@ -241,7 +258,7 @@ def run_atheris(target: str, seconds: float) -> tuple[int, dict[str, str]]:
         for i, seed in enumerate(_seeds(target)):
             (corpus / f"seed{i:04d}").write_bytes(seed)
         cmd = [sys.executable, __file__, "_atheris", target, f"-max_total_time={int(seconds)}",
-               f"-max_len={MAX_LEN}", "-timeout=30", "-rss_limit_mb=6000",
+               f"-max_len={MAX_LENS.get(target, MAX_LEN)}", "-timeout=30", "-rss_limit_mb=6000",
                "-print_final_stats=1", str(corpus)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     executed = _EXECUTED.findall(proc.stderr)

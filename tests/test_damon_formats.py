@@ -20,6 +20,7 @@ from damon2speedscope.clock import ClockDomain
 from damon2speedscope.errors import FormatError, InputError
 from damon2speedscope.model import DamonRecord
 from damon2speedscope.readers import InputKind, LoadedInput, ReadOptions, load_input
+from damon2speedscope.readers.damo_json import parse_damo_json
 from damon2speedscope.readers.detect import detect
 from damon2speedscope.readers.recfmt import MAGIC, looks_like_v0
 
@@ -261,6 +262,18 @@ def test_json_human_times_ages_and_intervals() -> None:
     assert snap[1:3] == (1_900_000_000, 2_000_000_000)
     # percent × (aggr/sample = 20) / 100, truncated; usec / aggr_us, truncated toward zero
     assert snap[3] == ((0, 4096, 10, 25), (4096, 8192, 1, 0), (8192, 12288, 1, 2))
+
+
+def test_json_usec_ages_without_intervals_are_unknown_and_said() -> None:
+    doc = [{"target_id": 0, "intervals": None, "snapshots": [{"start_time": 1, "end_time": 2,
+            "regions": [{"start": 0, "end": 4096, "nr_accesses": {"samples": 2, "percent": None},
+                         "age": {"usec": "250000", "aggr_intervals": None}}]}]}]
+    notes: list[str] = []
+    record = parse_damo_json(_doc(doc), "rec.json", notes=notes)
+    (snap,) = snaps(record)
+    assert snap[3] == ((0, 4096, 2, -1),)
+    assert notes == ["rec.json: 1 region ages are given in microseconds only and the record "
+                     "has no aggregation interval to convert them: those ages are unknown (-1)"]
 
 
 def test_json_percent_without_intervals_is_an_error() -> None:

@@ -684,11 +684,18 @@ def _assemble(out: _Collector, clock: ClockDomain | None, notes: list[str]) -> D
                 raise InputError(f"implausible nr_accesses {n} ({pct}% of {a // s} samples)",
                                  source, offset=out.offsets[k])
             nr[region] = n
+        unknown_ages = 0
         for region, usec_ns in out.age_usec_ns.items():
             a = int(record_aggr[int(snap_of_region[region])])
-            if a:
+            if a > 0:
                 q = abs(usec_ns) // a
                 age[region] = q if usec_ns >= 0 else -q
+            else:
+                unknown_ages += 1
+        if unknown_ages:
+            notes.append(f"{source}: {unknown_ages} region ages are given in microseconds only "
+                         "and the record has no aggregation interval to convert them: those "
+                         "ages are unknown (-1)")
     # Drop damo's fake snapshots (a converted file may keep one) and unused schemes.
     fake = np.asarray(out.fake, dtype=bool) & keep
     if fake.any():

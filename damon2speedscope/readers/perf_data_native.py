@@ -175,8 +175,8 @@ def read(data: bytes | mmap.mmap) -> NativeDamon | None:
     """The damon_aggregated events of a DAMON-only perf.data, or None to use ``perf script``."""
     try:
         return _read(data)
-    except (_Bad, struct.error, ValueError, IndexError, UnicodeDecodeError):
-        return None
+    except (_Bad, struct.error, ValueError, IndexError, OverflowError, UnicodeDecodeError):
+        return None  # e.g. a payload size that makes the record size overflow 16 bits
 
 
 def _read(data: bytes | mmap.mmap) -> NativeDamon | None:

@@ -125,6 +125,67 @@ def perf_data_zeroed_events() -> bytes:
     return bytes(data)
 
 
+def small_damon_perf_data() -> bytes:
+    """golden/fftlike/damon.perf.data made small (35 KB): its non-mmap records and the first
+    3 regions of its first 5 snapshots (nr_regions patched to 3); read the same natively and
+    by ``perf script``."""
+    from damon2speedscope.readers import perf_data_native as native
+
+    d = (GOLDEN / "fftlike" / "damon.perf.data").read_bytes()
+    h = native._FILE_HEADER.unpack_from(d, 0)
+    data_off, data_size = h[5], h[6]
+    tracing = native._feature(d, h, native.HEADER_TRACING_DATA)
+    assert tracing is not None
+    layout = native._layout(tracing)
+    assert layout is not None
+    nr_at = layout[1]["nr_regions"]
+    sample_type = next(a for a in native._attrs(d, h[3], h[4], h[2])
+                       if a.type == native.PERF_TYPE_TRACEPOINT).sample_type
+    raw_at = 8 + sum(size for bit, _, size in native._SAMPLE_FIELDS if sample_type & bit) + 4
+    out = bytearray()
+    p, remaining, kept, snapshots = data_off, 0, 0, 0
+    while p < data_off + data_size:
+        rtype, _, size = struct.unpack_from("<IHH", d, p)
+        record = bytearray(d[p:p + size])
+        p += size
+        if rtype in (1, 10):  # MMAP, MMAP2
+            continue
+        if rtype == native.PERF_RECORD_SAMPLE:
+            if remaining == 0:
+                remaining = struct.unpack_from("<I", record, raw_at + nr_at)[0]
+                kept, snapshots = 0, snapshots + 1
+            remaining -= 1
+            if snapshots > 5 or kept >= 3:
+                continue
+            struct.pack_into("<I", record, raw_at + nr_at, 3)
+            kept += 1
+        out += record
+    n_features = bin(int.from_bytes(d[72:104], "little")).count("1")
+    small = bytearray(d[:data_off]) + out + d[data_off + data_size:]
+    struct.pack_into("<Q", small, 48, len(out))
+    table = data_off + len(out)
+    for i in range(n_features):
+        (offset,) = struct.unpack_from("<Q", small, table + 16 * i)
+        struct.pack_into("<Q", small, table + 16 * i, offset - (data_size - len(out)))
+    return bytes(small)
+
+
+def perf_data_native_raw_size() -> bytes:
+    """:func:`small_damon_perf_data` with its first sample's payload size set to 2^32 - 16:
+    the native reader's record size overflowed (an OverflowError, before the fix)."""
+    from damon2speedscope.readers import perf_data_native as native
+
+    d = bytearray(small_damon_perf_data())
+    h = native._FILE_HEADER.unpack_from(d, 0)
+    first = native._first_sample(d, h[5], h[5] + h[6])
+    assert first is not None
+    sample_type = next(a for a in native._attrs(d, h[3], h[4], h[2])
+                       if a.type == native.PERF_TYPE_TRACEPOINT).sample_type
+    raw_size_at = 8 + sum(size for bit, _, size in native._SAMPLE_FIELDS if sample_type & bit)
+    struct.pack_into("<I", d, first + raw_size_at, 0xFFFFFFF0)
+    return bytes(d)
+
+
 def gzip_bomb() -> bytes:
     """17 gzip members of 64 MiB of zeros each (1.06 GiB) in 1.1 MB: made in 0.4 s, refused
     after inflating 1 GiB in about a second (a bzip2 bomb is 1000 times smaller, and 5 times
@@ -346,6 +407,11 @@ CASES: list[Case] = [
          "perf.zeroed.data@264: perf could not read this perf.data: 0x108 [0]: failed to "
          "process type: 0 [Invalid argument]",
          files={"perf.zeroed.data": perf_data_zeroed_events}),
+    Case("perf-data-native-raw-size", "DAMON perf.data whose first sample claims a 4 GiB "
+         "payload (crashed the native reader)", ["damon.rawsize.perf.data", "perf.txt"],
+         "damon.rawsize.perf.data@22024: perf could not read this perf.data: 0x5608 [0x8]: "
+         "failed to process type: 68 [Bad address]",
+         files={"damon.rawsize.perf.data": perf_data_native_raw_size}),
     # -- JSON --------------------------------------------------------------------------------
     Case("json-wrong-shape-object", "JSON object that is no damo record",
          ["wrong.json", "perf.txt"],
@@ -530,6 +596,11 @@ CASES += [
           "load-827fb31942d1.bin:8)", "warning", {"incomplete DAMON snapshot": 1}),
     _fuzz("load-8e31efc0f89c", "load-8e31efc0f89c.bin:9: implausible nr_accesses "
           "93824992231424"),
+    _fuzz("perf_data-1e8535ae17e0", "perf_data-1e8535ae17e0.bin: perf could not read this "
+          "perf.data: incompatible file format (rerun with -v to learn more) (recorded by a "
+          "newer perf than this one?)"),
+    _fuzz("perf_data-dc694aefafd6", "perf_data-dc694aefafd6.bin: perf could not read this "
+          "perf.data: perf died of signal 11"),
     _fuzz("load-c89fa32c2151", "load-c89fa32c2151.bin:7: DAMON region "
           "140737347846144-140737349478461943296 lies outside 64 bits"),
 ]
