@@ -33,7 +33,6 @@ from .pipeline import Conversion, ConvertOptions, InputBytes, convert
 from .readers import ReadOptions, SampleFilter
 from .readers.vmas import Mappings, parse_vmas
 from .units import parse_duration_ns
-from .validate import validate
 from .writers.folded import (
     ANNOTATIONS,
     PREFIXES,
@@ -338,6 +337,8 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
         data = _folded(result, args)
     else:
         if args.validate:
+            from .validate import validate  # jsonschema costs ~0.1 s of start-up: only here
+
             validate(result.document)
         data = result.write_document
     # Every file output is staged first and renamed at the end: a failure leaves none of them.

@@ -28,7 +28,7 @@ from .writers.speedscope import (
     document_writer,
     sample_span,
 )
-from .writers.summary import build_summary
+from .writers.summary import build_summary, describe_input
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,11 @@ class Conversion:
 
     The document is produced when first asked for: ``document`` builds it as Python data,
     :meth:`write_document` writes the same bytes as ``orjson.dumps(document)`` without ever
-    holding the document (memory bounded by the model, not by the output's size).
+    holding the document (memory bounded by the model, not by the output's size). The burst
+    attribution and the summary are computed when first asked for too: writing the file alone
+    does not pay for them.
     """
 
-    summary: dict[str, Any]
     warnings: list[str]
     skipped: SkipCounter
     damon: DamonRecord | None
@@ -85,12 +86,37 @@ class Conversion:
     series: IntervalSeries | None
     bursts: list[Burst]
     alignment: Alignment | None
-    attribution: list[BurstAttribution] = field(default_factory=list)
     timeline: Timeline | None = None
     timings: dict[str, float] | None = None
     """Seconds per stage (:data:`STAGES`) when :func:`convert` was asked to time them."""
     writer: DocumentWriter | None = field(default=None, repr=False)
+    top_functions: int = ConvertOptions.top_functions
+    inputs: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """The summary's description of each input (:func:`describe_input`)."""
     _document: dict[str, Any] | None = field(default=None, repr=False)
+    _attribution: list[BurstAttribution] | None = field(default=None, repr=False)
+    _summary: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def attribution(self) -> list[BurstAttribution]:
+        """Per burst, the functions that go with it (:func:`attribute`)."""
+        if self._attribution is None:
+            samples = self.samples
+            self._attribution = attribute(samples, self.bursts, self.top_functions) if (
+                samples is not None and len(samples) and self.bursts) else []
+        return self._attribution
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The ``--summary`` document: WSS, bursts with their functions, alignment, skips."""
+        if self._summary is None:
+            assert self.timeline is not None, "convert() always sets the timeline"
+            clock = (self.damon.clock.value if self.damon is not None else
+                     self.samples.clock.value if self.samples is not None else "none")
+            self._summary = build_summary(self.series, self.bursts, self.attribution,
+                                          self.samples, self.timeline, self.alignment,
+                                          self.skipped, clock, self.inputs)
+        return self._summary
 
     @property
     def document(self) -> dict[str, Any]:
@@ -218,12 +244,7 @@ def _analyse(inputs: list[InputBytes], options: ConvertOptions, loaded: list[Loa
     with _stage(timings, "write"):
         writer = document_writer(name, f"damon2speedscope@{__version__}", samples, timeline,
                                  options.views)
-    attribution = attribute(samples, bursts, options.top_functions) if (
-        samples is not None and len(samples) and bursts) else []
-    summary = build_summary(series, bursts, attribution, samples, timeline, alignment, skipped,
-                            record.clock.value if record is not None else
-                            (samples.clock.value if samples is not None else "none"),
-                            loaded)
-    return Conversion(summary, warnings, skipped, record, samples, series, bursts, alignment,
-                      attribution, timeline, timings, writer)
+    return Conversion(warnings, skipped, record, samples, series, bursts, alignment, timeline,
+                      timings, writer, options.top_functions,
+                      [describe_input(li) for li in loaded])
 

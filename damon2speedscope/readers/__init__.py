@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-import multiprocessing
 import os
 import pickle
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
-from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from ..clock import ClockDomain
 from ..errors import FormatError, InputError
@@ -31,6 +30,9 @@ from .perf_data import PerfDataHeader, check_file_header, read_header, run_perf_
 from .perf_script import SampleFilter, parse_perf_script
 from .recfmt import parse_recfmt
 from .trace_cmd import parse_trace_cmd
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 __all__ = ["Buffer", "InputKind", "LoadedInput", "ReadOptions", "SampleFilter", "detect",
            "load_input", "load_inputs"]
@@ -94,6 +96,8 @@ def load_inputs(
 
 def _load_two(inputs: list[tuple[Buffer, str, str | None]], options: ReadOptions | None
               ) -> list[LoadedInput]:
+    import multiprocessing  # here: its import (sockets and all) is start-up time otherwise
+
     (data0, source0, path0), (data1, source1, path1) = inputs
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)

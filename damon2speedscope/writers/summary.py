@@ -31,8 +31,9 @@ def build_summary(
     alignment: Alignment | None,
     skipped: SkipCounter,
     clock: str,
-    loaded: list[LoadedInput],
+    inputs: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """The ``--summary`` document; ``inputs`` as :func:`describe_input` gives them."""
     snapshots: list[dict[str, Any]] = []
     if series is not None:
         for k in range(len(series)):
@@ -53,7 +54,7 @@ def build_summary(
             row["samples"] = int(counts[t])
             threads.append(row)
     summary: dict[str, Any] = {
-        "inputs": [_input(li) for li in loaded],
+        "inputs": inputs,
         "clock": clock,
         "start_ns": timeline.start_ns,
         "end_ns": timeline.end_ns,
@@ -89,7 +90,8 @@ def _burst(b: Burst, a: BurstAttribution | None) -> dict[str, Any]:
     return row
 
 
-def _input(li: LoadedInput) -> dict[str, Any]:
+def describe_input(li: LoadedInput) -> dict[str, Any]:
+    """One input's row of the summary: its name, format, compression, events and clock."""
     row: dict[str, Any] = {"source": li.source, "format": li.kind.value}
     if li.compression:
         row["compression"] = li.compression
