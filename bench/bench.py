@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,22 @@ class Run:
     stdout: str
     stderr: str
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def median(runs: list[Run], key: Callable[[Run], float] = lambda r: r.wall_s) -> Run:
+    """The run of median ``key`` (the lower middle one of an even count), with the largest
+    peak RSS of all and ``info["spread"]`` = (min, max) of ``key``."""
+    ordered = sorted(runs, key=key)
+    mid = ordered[(len(ordered) - 1) // 2]
+    out = Run(mid.wall_s, max(r.max_rss_mb for r in runs), mid.returncode, mid.stdout,
+              mid.stderr, dict(mid.info))
+    out.info["spread"] = (key(ordered[0]), key(ordered[-1]))
+    return out
+
+
+def spread(run: Run, n: int) -> str:
+    lo, hi = run.info["spread"]
+    return f"median of {n}: {lo:.2f}–{hi:.2f} s" if n > 1 else "1 run"
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Run:
@@ -200,12 +217,29 @@ def bench_size(work: Path, recording: str, megabytes: float, args: argparse.Name
     out = work / "out.speedscope.json"
     row: dict[str, Any] = {"size": f"{perf_mb:.0f} MB", "perf_mb": perf_mb,
                            "damon_mb": damon_mb}
-    conv = ours(out, [inp.damon_text, inp.perf_text])
+    # ours and speedscope's importer alternate, ``--repeat`` times: the medians are compared,
+    # so a noisy moment of the machine does not decide a ratio
+    n = args.repeat
+    run_ss = not args.skip_speedscope and perf_mb <= args.speedscope_max_mb
+    conv_runs: list[Run] = []
+    txt_runs: list[Run] = []
+    out_runs: list[Run] = []
+    ss_error = None
+    for _ in range(n):
+        conv_runs.append(ours(out, [inp.damon_text, inp.perf_text]))
+        if run_ss and ss_error is None:
+            try:
+                txt_runs.append(speedscope(inp.perf_text))
+            except RuntimeError as exc:
+                ss_error = exc
+        if run_ss:
+            out_runs.append(speedscope(out))
+    conv = median(conv_runs)
     info = conv.info
     in_mb = perf_mb + damon_mb
     t = info["timings"]
     print(f"ours        {conv.wall_s:7.2f} s  peak RSS {conv.max_rss_mb:7.0f} MB  "
-          f"({conv.max_rss_mb / in_mb:.2f}× the {in_mb:.0f} MB input, "
+          f"({spread(conv, n)}; {conv.max_rss_mb / in_mb:.2f}× the {in_mb:.0f} MB input, "
           f"{conv.max_rss_mb / perf_mb:.2f}× the perf text)  "
           f"{in_mb / conv.wall_s:6.1f} MB/s  {info['samples'] / conv.wall_s:9.0f} samples/s",
           flush=True)
@@ -226,26 +260,23 @@ def bench_size(work: Path, recording: str, megabytes: float, args: argparse.Name
         print(f"cli         {c.wall_s:7.2f} s  peak RSS {c.max_rss_mb:7.0f} MB  "
               f"(python -m damon2speedscope as installed; same bytes: {same})", flush=True)
         row.update(cli_s=c.wall_s, cli_rss=c.max_rss_mb)
-    if not args.skip_speedscope and perf_mb > args.speedscope_max_mb:
+    if not args.skip_speedscope and not run_ss:
         print(f"speedscope  skipped (perf text over --speedscope-max-mb {args.speedscope_max_mb})")
-    elif not args.skip_speedscope:
-        try:
-            s_txt = speedscope(inp.perf_text)
-        except RuntimeError as exc:
-            print(f"speedscope  failed on the perf text: {str(exc)[:300]}", flush=True)
-            s_txt = None
-        s_out = speedscope(out)
-        if s_txt is None:
+    elif run_ss:
+        s_out = median(out_runs, lambda r: float(r.info["import_s"]))
+        if ss_error is not None or not txt_runs:
+            print(f"speedscope  failed on the perf text: {str(ss_error)[:300]}", flush=True)
             print(f"speedscope  {s_out.wall_s:7.2f} s  peak RSS {s_out.max_rss_mb:7.0f} MB  "
                   f"(importer alone {s_out.info['import_s']:.2f} s) on our output", flush=True)
             rows.append(row)
             return
+        s_txt = median(txt_runs, lambda r: float(r.info["import_s"]))
         print(f"speedscope  {s_txt.wall_s:7.2f} s  peak RSS {s_txt.max_rss_mb:7.0f} MB  "
-              f"(node process; importer alone {s_txt.info['import_s']:.2f} s) on the perf text",
-              flush=True)
+              f"(node process; importer alone {s_txt.info['import_s']:.2f} s, "
+              f"{spread(s_txt, n)}) on the perf text", flush=True)
         print(f"speedscope  {s_out.wall_s:7.2f} s  peak RSS {s_out.max_rss_mb:7.0f} MB  "
-              f"(importer alone {s_out.info['import_s']:.2f} s) on our output "
-              f"({s_out.info['profiles']} profiles)", flush=True)
+              f"(importer alone {s_out.info['import_s']:.2f} s, {spread(s_out, n)}) on our "
+              f"output ({s_out.info['profiles']} profiles)", flush=True)
         print(f"  → end to end {s_txt.info['import_s'] / conv.wall_s:.2f}× faster than "
               f"speedscope's importer alone ({s_txt.wall_s / conv.wall_s:.2f}× its process); "
               f"our file imports {s_txt.info['import_s'] / s_out.info['import_s']:.2f}× faster "
@@ -293,6 +324,9 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the generated inputs")
     p.add_argument("--cli", action="store_true",
                    help="also time `python -m damon2speedscope` as installed")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs of ours and of speedscope's importer per size, alternating; "
+                   "medians are compared (default 3)")
     p.add_argument("--skip-speedscope", action="store_true")
     p.add_argument("--skip-damo", action="store_true")
     p.add_argument("--damo-max-mb", type=float, default=200,

@@ -52,13 +52,21 @@ class RegionEvents:
         return int(self.time_ns.shape[0])
 
     @staticmethod
-    def concatenate(labels: list[str], parts: list[RegionEvents]) -> RegionEvents:
-        """Parts (whose ``label`` index ``labels``), in order."""
+    def concatenate(labels: list[str], parts: list[RegionEvents],
+                    consume: bool = False) -> RegionEvents:
+        """Parts (whose ``label`` index ``labels``), in order. ``consume`` empties each part's
+        column once it is copied: the parts and the whole never all exist at once (a third
+        less peak memory for a large record)."""
         def cat(name: str, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
             arrays = [getattr(p, name) for p in parts]
             if not arrays:
                 return np.zeros(0, dtype=dtype)
-            return np.concatenate(arrays).astype(dtype, copy=False)
+            if consume:
+                for p in parts:
+                    setattr(p, name, arrays[0][:0])
+            out = np.concatenate(arrays).astype(dtype, copy=False)
+            arrays.clear()
+            return out
 
         return RegionEvents(
             labels, cat("label", np.int64), cat("target_id", np.uint64),  # type: ignore[arg-type]

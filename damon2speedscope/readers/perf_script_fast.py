@@ -327,7 +327,8 @@ class _Reader:
         if not self.damon_parts:
             return
         p = self.p
-        events = RegionEvents.concatenate(self.labels, self.damon_parts)
+        events = RegionEvents.concatenate(self.labels, self.damon_parts, consume=True)
+        self.damon_parts = []
         lines = np.concatenate(self.damon_lines)
         source = p.source
 
