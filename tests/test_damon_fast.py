@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import mmap
 import random
 import sys
 from pathlib import Path
@@ -134,6 +135,26 @@ def test_native_perf_data_of_a_longer_recording(tmp_path: Path) -> None:
     reference = load_input(data, str(path), str(path), native=False)
     assert ours.damon is not None and len(ours.damon) == 3 * 14
     assert same_record(ours.damon, reference.damon)
+
+
+@pytest.mark.parametrize("path", PERF_DATA, ids=lambda p: p.parent.name)
+def test_native_reader_in_small_windows_of_a_mapped_file(path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows of 64 words and blocks of 7 records (many, cut anywhere in a record) give the
+    same events as one window; the pages given back are read again where needed."""
+    whole = native.read(path.read_bytes())
+    assert whole is not None
+    monkeypatch.setattr(native, "WINDOW_WORDS", 64)
+    monkeypatch.setattr(native, "BLOCK_RECORDS", 7)
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        small = native.read(data)
+        assert small is not None
+        assert small.event_name == whole.event_name and small.events.labels == whole.events.labels
+        for field in ("label", "target_id", "time_ns", "nr_regions", "start", "end",
+                      "nr_accesses", "age"):
+            got, want = getattr(small.events, field), getattr(whole.events, field)
+            assert got.dtype == want.dtype and np.array_equal(got, want), field
+        assert len(whole.events) > 7 * 10
 
 
 def test_native_reader_declines_what_it_does_not_know() -> None:

@@ -13,6 +13,10 @@ None, the caller runs ``perf script``) for anything else: other sampling events 
 symbolize), other DAMON tracepoints, a payload layout or print format it does not know,
 big-endian files, pipe-mode files, threads renamed during the recording, callchains or other
 variable-size fields in the DAMON samples.
+
+Memory: a mapped file is scanned and decoded in windows (:data:`WINDOW_WORDS`,
+:data:`BLOCK_RECORDS`), and the pages of each window are given back once it is done (they stay
+in the page cache), so the peak is the decoded events plus one window, not the whole file.
 """
 
 from __future__ import annotations
@@ -128,25 +132,53 @@ def _layout(tracing: bytes) -> tuple[int, dict[str, int], bool] | None:
     return int(m[1]), offsets, has_age
 
 
+WINDOW_WORDS = 1 << 22
+"""Words of the data section scanned at a time (32 MB)."""
+BLOCK_RECORDS = 1 << 18
+"""Sample records decoded at a time."""
+
+
+def _release(data: bytes | mmap.mmap, start: int, end: int) -> None:
+    """Give back the pages of a mapped input wholly inside ``[start, end)``: a read-only
+    file mapping reads them again from the page cache if they are touched again."""
+    if isinstance(data, mmap.mmap):
+        lo = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+        hi = end // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo:
+            data.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
 def _records(words: npt.NDArray[np.uint64], data: bytes | mmap.mmap, start: int, end: int,
              sample_word: int, sample_size: int) -> tuple[I64, list[tuple[int, int]]]:
     """Positions of the damon sample records, and (type, position) of every other record.
 
     A record's 8-byte header holds type, misc and size; every damon sample has the same one.
-    Candidates are the 8-aligned words equal to it (or to FINISHED_ROUND's); a run of
-    candidates each starting where the previous ended is followed with array operations,
-    and the walk only steps record by record (in Python) through the other records."""
+    Candidates are the 8-aligned words equal to it (or to FINISHED_ROUND's), found a window
+    at a time; a run of candidates each starting where the previous ended is followed with
+    array operations, and the walk only steps record by record (in Python) through the other
+    records."""
     base = start // 8
-    round_word = PERF_RECORD_FINISHED_ROUND | (8 << 48)
-    region = words[base:end // 8]
-    cand = np.flatnonzero((region == np.uint64(sample_word)) | (region == np.uint64(round_word)))
-    pos = (cand + base) * 8
-    sizes = np.where(region[cand] == np.uint64(sample_word), sample_size, 8)
+    round_word = np.uint64(PERF_RECORD_FINISHED_ROUND | (8 << 48))
+    sample = np.uint64(sample_word)
+    found: list[I64] = []
+    found_sample: list[npt.NDArray[np.bool_]] = []
+    for lo in range(base, end // 8, WINDOW_WORDS):
+        hi = min(lo + WINDOW_WORDS, end // 8)
+        window = words[lo:hi]
+        is_sample = window == sample
+        cand = np.flatnonzero(is_sample | (window == round_word))
+        found.append(cand + lo)
+        found_sample.append(is_sample[cand])
+        del window, is_sample
+        _release(data, lo * 8, hi * 8)
+    pos = np.concatenate(found) * 8 if found else np.zeros(0, dtype=np.int64)
+    is_sample = np.concatenate(found_sample) if found else np.zeros(0, dtype=bool)
+    del found, found_sample
+    sizes = np.where(is_sample, sample_size, 8)
     nxt = pos + sizes
     chained = np.zeros(len(pos), dtype=bool)
     chained[:-1] = nxt[:-1] == pos[1:]
     breaks = np.flatnonzero(~chained)
-    is_sample = sizes == sample_size
     keep = np.zeros(len(pos), dtype=bool)
     others: list[tuple[int, int]] = []
     p = start
@@ -164,7 +196,8 @@ def _records(words: npt.NDArray[np.uint64], data: bytes | mmap.mmap, start: int,
         p += size
     if p != end:
         raise _Bad("records run past the data section")
-    return pos[keep & is_sample], others
+    out: I64 = pos[keep & is_sample]
+    return out, others
 
 
 class _Bad(Exception):
@@ -227,36 +260,54 @@ def _read(data: bytes | mmap.mmap) -> NativeDamon | None:
     if any(t == PERF_RECORD_SAMPLE for t, _ in other_records):
         return None  # samples of another size or kind
     n = len(positions)
-    w = positions // 8
-    if "identifier" in offsets:
-        ident = words[w + offsets["identifier"] // 8]
-        if not np.isin(ident, np.array(attr.ids, dtype=np.uint64)).all():
-            return None
     u32 = np.frombuffer(data, dtype="<u4", count=len(data) // 4)
-    raw_sizes = u32[(positions + raw_size_at) // 4]
-    if n and bool((raw_sizes != raw_size).any()):
-        return None
-    raw = (positions + raw_size_at + 4) // 4  # in u32 units
-    if int(raw_size) < max(fields.values()) + 4 or bool(
-            (u32[raw] & 0xFFFF != tp_id & 0xFFFF).any()):
-        return None
-
     words4 = np.frombuffer(data, dtype="<u8", offset=4, count=(len(data) - 4) // 8)
+    if int(raw_size) < max(fields.values()) + 4:
+        return None
+    ids = np.array(attr.ids, dtype=np.uint64)
+    tid_word = np.empty(n, dtype=np.uint64)  # pid in the low half, tid in the high one
+    time = np.empty(n, dtype=np.int64)
+    target_id = np.empty(n, dtype=np.uint64)
+    start = np.empty(n, dtype=np.uint64)
+    end = np.empty(n, dtype=np.uint64)
+    nr_regions = np.empty(n, dtype=np.int64)
+    nr_accesses = np.empty(n, dtype=np.int64)
+    age = np.full(n, -1, dtype=np.int64)
+    for lo in range(0, n, BLOCK_RECORDS):
+        hi = min(lo + BLOCK_RECORDS, n)
+        block = positions[lo:hi]
+        w = block // 8
+        if "identifier" in offsets and not np.isin(
+                words[w + offsets["identifier"] // 8], ids).all():
+            return None
+        if bool((u32[(block + raw_size_at) // 4] != raw_size).any()):
+            return None
+        raw = (block + raw_size_at + 4) // 4  # in u32 units
+        if bool((u32[raw] & 0xFFFF != tp_id & 0xFFFF).any()):
+            return None
 
-    def u64(name: str) -> npt.NDArray[np.uint64]:
-        at = raw * 4 + fields[name]  # byte positions, all alike modulo 8 (records are aligned)
-        value: npt.NDArray[np.uint64]
-        if n and int(at[0]) % 8 == 0:
-            value = words[at // 8]
-        elif n and int(at[0]) % 8 == 4:
-            value = words4[(at - 4) // 8]
-        else:
-            value = u32[at // 4].astype(np.uint64) | (
-                u32[at // 4 + 1].astype(np.uint64) << np.uint64(32))
-        return value
+        def u64(name: str, raw: I64 = raw) -> npt.NDArray[np.uint64]:
+            at = raw * 4 + fields[name]  # byte positions, all alike modulo 8 (aligned records)
+            value: npt.NDArray[np.uint64]
+            if int(at[0]) % 8 == 0:
+                value = words[at // 8]
+            elif int(at[0]) % 8 == 4:
+                value = words4[(at - 4) // 8]
+            else:
+                value = u32[at // 4].astype(np.uint64) | (
+                    u32[at // 4 + 1].astype(np.uint64) << np.uint64(32))
+            return value
 
-    tid_word = words[w + offsets["tid"] // 8]  # pid in the low half, tid in the high one
-    time = words[w + offsets["time"] // 8].astype(np.int64)
+        tid_word[lo:hi] = words[w + offsets["tid"] // 8]
+        time[lo:hi] = words[w + offsets["time"] // 8]
+        target_id[lo:hi] = u64("target_id")
+        start[lo:hi] = u64("start")
+        end[lo:hi] = u64("end")
+        nr_regions[lo:hi] = u32[raw + fields["nr_regions"] // 4]
+        nr_accesses[lo:hi] = u32[raw + fields["nr_accesses"] // 4]
+        if has_age:
+            age[lo:hi] = u32[raw + fields["age"] // 4]
+        _release(data, int(block[0]), int(block[-1]) + sample_size)
     comms = _comms(data, other_records)
     labels: list[str] = []
     if n and bool((tid_word == tid_word[0]).all()):  # one kdamond thread: most records
@@ -276,13 +327,9 @@ def _read(data: bytes | mmap.mmap) -> NativeDamon | None:
     order: npt.NDArray[np.intp] | slice = slice(None)
     if bool((time[1:] < time[:-1]).any()):
         order = np.argsort(time, kind="stable")
-    events = RegionEvents(
-        labels, label[order], u64("target_id")[order], time[order],
-        u32[raw + fields["nr_regions"] // 4][order].astype(np.int64),
-        u64("start")[order], u64("end")[order],
-        u32[raw + fields["nr_accesses"] // 4][order].astype(np.int64),
-        (u32[raw + fields["age"] // 4][order].astype(np.int64) if has_age
-         else np.full(n, -1, dtype=np.int64)))
+    events = RegionEvents(labels, label[order], target_id[order], time[order],
+                          nr_regions[order], start[order], end[order], nr_accesses[order],
+                          age[order])
     return NativeDamon(events, _EVENT_NAME)
 
 
