@@ -16,11 +16,12 @@ import mmap
 import os
 import signal
 import sys
+import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import orjson
 
@@ -98,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--comm", action="append", default=[], help="keep only this command name")
     g.add_argument("--perf", metavar="EXE", help="perf executable for perf.data inputs")
     g.add_argument("--buildid-dir", metavar="DIR",
-                   help="perf build-id cache to symbolize with (e.g. an unpacked perf archive)")
+                   help="perf build-id cache to symbolize with: a folder, or the .tar.bz2 of "
+                   "`perf archive` (default: PERF_DATA.tar.bz2 when it is there)")
     c = p.add_argument_group("clocks")
     c.add_argument("--clock", choices=["perf", "mono", "monotonic_coarse", "wall"],
                    help="declare the clock of inputs that cannot tell it (text, json)")
@@ -322,6 +324,12 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
         raise UsageError("give at most two inputs: a DAMON record and a perf recording")
     if args.inputs.count("-") > 1:
         raise UsageError("only one input can be read from stdin")
+    with contextlib.ExitStack() as cleanup:
+        args.buildid_dir = _buildid_dir(args, cleanup)
+        return _convert(args, stdin, stdout)
+
+
+def _convert(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     options = _options(args)
     tty = sys.stderr.isatty()
     _progress(tty, "reading " + ", ".join(args.inputs))
@@ -363,6 +371,102 @@ def run(argv: Sequence[str] | None, stdin: IO[bytes], stdout: IO[bytes]) -> int:
         for output in staged:
             output.discard()
     return 0
+
+
+ARCHIVE_SUFFIX = ".tar.bz2"
+"""What ``perf archive perf.data`` writes next to it: ``perf.data.tar.bz2``."""
+ARCHIVE_LIMIT = 8 << 30
+"""Bytes a perf archive may unpack to (its files are binaries and debug info, not data)."""
+
+
+def _buildid_dir(args: argparse.Namespace, cleanup: contextlib.ExitStack) -> str | None:
+    """The build-id cache perf symbolizes with: ``--buildid-dir`` as given (a folder, or a
+    perf archive unpacked here), else the perf archive found next to a perf.data input, so
+    ``damon2speedscope damon.perf.data perf.data`` on another machine shows function names
+    instead of ``[unknown]``."""
+    given: str | None = args.buildid_dir
+    if given is not None and not os.path.isfile(given):
+        return given
+    archive = given
+    if archive is None:
+        for name in args.inputs:
+            beside = name + ARCHIVE_SUFFIX
+            if name != "-" and os.path.isfile(beside) and _is_perf_data(name):
+                archive = beside
+                break
+        if archive is None:
+            return None
+        print(f"{PROG}: symbolizing with the perf archive {archive} (--buildid-dir)",
+              file=sys.stderr)
+    folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="damon2speedscope-"))
+    _unpack_perf_archive(archive, folder)
+    return folder
+
+
+def _is_perf_data(name: str) -> bool:
+    try:
+        with open(name, "rb") as fh:
+            return fh.read(8) == b"PERFILE2"
+    except OSError:
+        return False
+
+
+_TarMode = Literal["r:", "r:bz2", "r:gz", "r:xz"]
+_TAR_COMPRESSION: tuple[tuple[bytes, _TarMode], ...] = (
+    (b"BZh", "r:bz2"), (b"\x1f\x8b", "r:gz"), (b"\xfd7zXZ", "r:xz"))
+
+
+def _unpack_perf_archive(archive: str, folder: str) -> None:
+    """Unpack ``perf archive``'s tar into ``folder``, refusing what could write elsewhere:
+    members outside it, links pointing outside it or met on the way to another member,
+    anything but files, folders and links, and more than :data:`ARCHIVE_LIMIT` bytes."""
+    root = os.path.realpath(folder)
+
+    def inside(path: str) -> bool:
+        return path == root or path.startswith(root + os.sep)
+
+    try:
+        with open(archive, "rb") as fh:
+            magic = fh.read(6)
+        mode: _TarMode = next((m for head, m in _TAR_COMPRESSION if magic.startswith(head)),
+                              "r:")
+        with tarfile.open(archive, mode) as tar:
+            members = tar.getmembers()
+            links = {os.path.normpath(m.name) for m in members if m.issym() or m.islnk()}
+            total = 0
+            for m in members:
+                where = os.path.normpath(os.path.join(root, m.name))
+                if not inside(where):
+                    raise InputError(f"perf archive member {m.name!r} would land outside "
+                                     "its folder", archive)
+                parents = os.path.normpath(m.name).split(os.sep)[:-1]
+                via = [link for link in (os.sep.join(parents[:i + 1])
+                                         for i in range(len(parents))) if link in links]
+                if via:
+                    raise InputError(f"perf archive member {m.name!r} lies under the link "
+                                     f"{via[0]!r}", archive)
+                if m.issym() or m.islnk():
+                    base = os.path.dirname(where) if m.issym() else root
+                    if not inside(os.path.normpath(os.path.join(base, m.linkname))):
+                        raise InputError(f"perf archive link {m.name!r} points outside "
+                                         "its folder", archive)
+                elif not (m.isfile() or m.isdir()):
+                    raise InputError(f"perf archive member {m.name!r} is neither a file, a "
+                                     "folder nor a link", archive)
+                total += m.size
+                if total > ARCHIVE_LIMIT:
+                    raise InputError(f"perf archive unpacks to more than "
+                                     f"{ARCHIVE_LIMIT >> 30} GiB", archive)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(root, members, filter="data")
+            else:  # Python < 3.10.12: the checks above stand in for the filter
+                tar.extractall(root, members)
+    except (tarfile.TarError, EOFError, ValueError) as exc:
+        raise InputError(f"not a readable perf archive ({mode[2:] or 'tar'}): {exc}",
+                         archive) from None
+    except OSError as exc:
+        raise InputError(f"cannot unpack this perf archive: {exc.strerror or exc}",
+                         archive) from None
 
 
 def _folded(result: Conversion, args: argparse.Namespace) -> bytes:

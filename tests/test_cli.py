@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -174,3 +175,86 @@ def test_format_folded_without_damon_matches_stackcollapse_rules(tmp_path: Path)
         in text
     assert "[memory burst" not in text
     assert run_cli(DAMON, "--format", "folded").returncode == 2  # no perf samples
+
+
+# -- perf archive: symbols for a perf.data recorded on another machine -----------------------
+
+def _functions(out: Path) -> set[str]:
+    return {f["name"] for f in orjson.loads(out.read_bytes())["shared"]["frames"]}
+
+
+def test_perf_archive_beside_perf_data_is_used(tmp_path: Path,
+                                               buildid_dirs: dict[str, str]) -> None:
+    """fftlike's binary is not on this machine: without its perf archive perf names no
+    function of it; the archive next to perf.data (as ``perf archive`` leaves it), or given as
+    --buildid-dir, gives the same file as the unpacked folder."""
+    pair = [str(FFT / "damon.perf.data"), str(FFT / "perf.data")]
+    folder, beside, given = (tmp_path / n for n in ("folder.json", "beside.json", "given.json"))
+    assert main([*pair, "--buildid-dir", buildid_dirs["fftlike"], "-o", str(folder)]) == 0
+    assert {"butterfly", "Transpose"} <= _functions(folder)
+    proc = run_cli(*pair, "-o", str(beside))
+    assert proc.returncode == 0, proc.stderr
+    assert (b"damon2speedscope: symbolizing with the perf archive "
+            + str(FFT / "perf.data.tar.bz2").encode()) in proc.stderr
+    assert beside.read_bytes() == folder.read_bytes()
+    assert main([*pair, "--buildid-dir", str(FFT / "perf.data.tar.bz2"), "-o", str(given)]) == 0
+    assert given.read_bytes() == folder.read_bytes()
+    # the recording alone, copied where there is no archive: perf cannot name fftlike's code
+    alone = tmp_path / "perf.data"
+    alone.write_bytes((FFT / "perf.data").read_bytes())
+    bare = tmp_path / "bare.json"
+    assert main([pair[0], str(alone), "-o", str(bare)]) == 0
+    assert not {"butterfly", "Transpose"} & _functions(bare)
+
+
+def _tar(path: Path, *members: tuple[str, bytes | str | None]) -> Path:
+    """A tar.bz2 of (name, bytes: a file | str: a symlink to it | None: a fifo)."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:bz2") as tar:
+        for name, what in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(what, bytes):
+                info.size = len(what)
+                tar.addfile(info, io.BytesIO(what))
+            elif isinstance(what, str):
+                info.type, info.linkname = tarfile.SYMTYPE, what
+                tar.addfile(info)
+            else:
+                info.type = tarfile.FIFOTYPE
+                tar.addfile(info)
+    return path
+
+
+@pytest.mark.parametrize(("members", "reason"), [
+    ([("../escaped", b"x")], "perf archive member '../escaped' would land outside its folder"),
+    ([("/tmp/escaped", b"x")], "perf archive member '/tmp/escaped' would land outside its "
+                               "folder"),
+    ([(".build-id/ab/cd", "/etc/passwd")], "perf archive link '.build-id/ab/cd' points outside "
+                                           "its folder"),
+    ([("up", "../.."), ("up/escaped", b"x")], "perf archive link 'up' points outside its "
+                                              "folder"),
+    ([("dir", "."), ("dir/escaped", b"x")], "perf archive member 'dir/escaped' lies under the "
+                                             "link 'dir'"),
+    ([("pipe", None)], "perf archive member 'pipe' is neither a file, a folder nor a link"),
+])
+def test_hostile_perf_archive_is_refused(tmp_path: Path, members: list[tuple[str, Any]],
+                                         reason: str) -> None:
+    archive = _tar(tmp_path / "evil.tar.bz2", *members)
+    out = tmp_path / "out.json"
+    proc = run_cli(str(FFT / "damon.perf.data"), str(FFT / "perf.data"),
+                   "--buildid-dir", str(archive), "-o", str(out))
+    assert proc.stderr.decode() == f"damon2speedscope: error: {archive}: {reason}\n"
+    assert proc.returncode == 1
+    assert not out.exists() and not (tmp_path / "escaped").exists()
+
+
+def test_corrupt_perf_archive_is_an_error(tmp_path: Path) -> None:
+    archive = tmp_path / "perf.data.tar.bz2"
+    archive.write_bytes((FFT / "perf.data.tar.bz2").read_bytes()[:5000])
+    (tmp_path / "perf.data").write_bytes((FFT / "perf.data").read_bytes())
+    proc = run_cli(str(FFT / "damon.perf.data"), str(tmp_path / "perf.data"))
+    assert proc.returncode == 1
+    last = proc.stderr.decode().splitlines()[-1]
+    assert last.startswith(f"damon2speedscope: error: {archive}: "), last
