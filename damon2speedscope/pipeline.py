@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import numpy as np
+
 from . import __version__
 from .analysis.align import Alignment, Span, align, choose_mapping
 from .analysis.attribution import BurstAttribution, attribute
@@ -213,7 +215,40 @@ def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
         warnings.extend(alignment.warnings)
     elif record is not None and options.damon_offset_ns:
         record = record.shifted(options.damon_offset_ns, record.clock)
+    if samples is not None and perf_in is not None:
+        unresolved = _unresolved_leaves(samples, perf_in.source)
+        if unresolved:
+            warnings.append(unresolved)
     return record, samples, alignment, warnings, skipped
+
+
+UNRESOLVED_SHARE = 0.5
+"""Share of samples ending in ``[unknown]`` that is worth a warning: a burst attributed to
+``[unknown]`` tells the user nothing, and the usual cause (symbols missing) has a fix."""
+
+
+def _unresolved_leaves(samples: PerfSamples, source: str) -> str | None:
+    """A warning when most samples end in a function perf could not name."""
+    table = samples.table
+    if not len(samples) or not table.stacks:
+        return None
+    unknown_frames = {i for i, f in enumerate(table.frames) if f.name == "[unknown]"}
+    leaf_unknown = np.array([bool(s) and s[-1] in unknown_frames for s in table.stacks],
+                            dtype=bool)
+    hits = leaf_unknown[samples.stack]
+    share = float(hits.mean())
+    if share < UNRESOLVED_SHARE:
+        return None
+    files = np.bincount(samples.stack[hits], minlength=len(table.stacks))
+    where: dict[str, int] = {}
+    for stack, count in enumerate(files.tolist()):
+        if count:
+            file = table.frames[table.stacks[stack][-1]].file or "?"
+            where[file] = where.get(file, 0) + count
+    top = ", ".join(name for name, _ in sorted(where.items(), key=lambda kv: -kv[1])[:3])
+    return (f"{source}: {share:.0%} of the samples end in an [unknown] function (in {top}): "
+            "perf had no symbols for them; convert where the program was recorded, or give "
+            "its perf archive (--buildid-dir)")
 
 
 def _analyse(inputs: list[InputBytes], options: ConvertOptions, loaded: list[LoadedInput],

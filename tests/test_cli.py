@@ -203,8 +203,14 @@ def test_perf_archive_beside_perf_data_is_used(tmp_path: Path,
     alone = tmp_path / "perf.data"
     alone.write_bytes((FFT / "perf.data").read_bytes())
     bare = tmp_path / "bare.json"
-    assert main([pair[0], str(alone), "-o", str(bare)]) == 0
+    proc = run_cli(pair[0], str(alone), "-o", str(bare))
+    assert proc.returncode == 0, proc.stderr
     assert not {"butterfly", "Transpose"} & _functions(bare)
+    assert (f"damon2speedscope: warning: {alone}: 100% of the samples end in an [unknown] "
+            "function (in /opt/app/fftlike, [kernel.kallsyms]): perf had no symbols for them; "
+            "convert where the program was recorded, or give its perf archive (--buildid-dir)\n"
+            ).encode() in proc.stderr
+    assert b"[unknown]" not in run_cli(*pair, "-o", str(beside)).stderr
 
 
 def _tar(path: Path, *members: tuple[str, bytes | str | None]) -> Path:
