@@ -114,6 +114,11 @@ def _target(name: str) -> Callable[[bytes], object]:
         if codec is not None:
             decompress(data, codec, "fuzz", 64 << 20)
 
+    def perf_data(d: bytes) -> object:
+        check_file_header(d, "fuzz")
+        read_native(d)
+        return load_input(d, "fuzz", None, options)
+
     targets: dict[str, Callable[[bytes], object]] = {
         "load": load,
         "convert": conv,
@@ -124,8 +129,7 @@ def _target(name: str) -> Callable[[bytes], object]:
         "detect": lambda d: detect(d, "fuzz"),
         "compressed": compressed,
         "vmas": lambda d: parse_vmas(d, "fuzz"),
-        "perf_data": lambda d: (check_file_header(d, "fuzz"), read_native(d),
-                                load_input(d, "fuzz", None, options)),
+        "perf_data": perf_data,
     }
     return targets[name]
 

@@ -61,7 +61,8 @@ class Replay:
 def profile_named(document: dict[str, Any], name: str) -> dict[str, Any]:
     matches = [p for p in document["profiles"] if p["name"] == name]
     assert len(matches) == 1, [p["name"] for p in document["profiles"]]
-    return matches[0]
+    profile: dict[str, Any] = matches[0]
+    return profile
 
 
 def damo_reference_wss(path: Path) -> list[int]:

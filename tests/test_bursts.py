@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from conftest import GOLDEN
@@ -21,7 +23,7 @@ def series(values: list[int], length: int = 5 * S) -> IntervalSeries:
     return IntervalSeries(ClockDomain.PERF, starts, starts + length, v, v.copy())
 
 
-def spans(values: list[int], **params: object) -> list[tuple[int, int]]:
+def spans(values: list[int], **params: Any) -> list[tuple[int, int]]:
     return [(b.first, b.last) for b in find_bursts(series(values), BurstParams(**params))]
 
 

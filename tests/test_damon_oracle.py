@@ -83,13 +83,13 @@ def damo_view(result: dict[str, Any]) -> dict[int, list[tuple[int, int, list[tup
         aggr_us = record["intervals"][1] if record["intervals"] else None
         rows = view.setdefault(record["target_id"], [])
         for s in record["snapshots"]:
-            regions = []
+            regions: list[tuple[int, ...]] = []
             for start, end, samples, aggr, usec in s["regions"]:
                 if aggr is None:  # damo's own conversion (DamonAge.add_unset_unit)
                     aggr = int(usec / aggr_us) if usec is not None and aggr_us else -1
                 regions.append((start, end, samples, aggr))
             # damo keeps the first start as a float and writes it truncated ('%d')
-            rows.append((int(s["start"]), s["end"], regions))
+            rows.append((int(s["start"]), int(s["end"]), regions))
     return view
 
 

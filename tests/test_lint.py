@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,19 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_mypy_strict() -> None:
     proc = _run("mypy", "--strict", "damon2speedscope")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+TOOL_PATHS = ("tests", "tests/data/bad", "tests/data/damon", "fuzz", "bench")
+"""Where the tests and tools import their helpers from (as pytest and the scripts set up)."""
+
+
+def test_mypy_strict_tests_and_tools() -> None:
+    """The tests, the benchmark and the fuzzing harness are held to the same standard."""
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--explicit-package-bases",
+                           "tests", "bench", "fuzz"], cwd=REPO, capture_output=True, text=True,
+                          check=False, timeout=900,
+                          env={**os.environ, "MYPYPATH": os.pathsep.join(TOOL_PATHS)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

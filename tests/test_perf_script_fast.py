@@ -21,7 +21,7 @@ from conftest import DATA, GOLDEN
 from damon2speedscope.clock import ClockDomain
 from damon2speedscope.errors import Damon2SpeedscopeError
 from damon2speedscope.model import DamonRecord, PerfSamples
-from damon2speedscope.readers import load_input, load_inputs
+from damon2speedscope.readers import Buffer, load_input, load_inputs
 from damon2speedscope.readers import perf_script_fast as fast
 from damon2speedscope.readers.perf_script import (
     PerfScriptResult,
@@ -187,7 +187,7 @@ def test_edited_texts(seed: int) -> None:
 
 
 def test_parallel_read_equals_sequential() -> None:
-    inputs = [(p.read_bytes(), str(p), str(p)) for p in (
+    inputs: list[tuple[Buffer, str, str | None]] = [(p.read_bytes(), str(p), str(p)) for p in (
         GOLDEN / "fftlike" / "damon.perf_script.txt", GOLDEN / "fftlike" / "perf.script.txt")]
     parallel = load_inputs(inputs)
     sequential = load_inputs(inputs, parallel=False)
@@ -195,7 +195,7 @@ def test_parallel_read_equals_sequential() -> None:
         assert (a.source, a.kind, a.events) == (b.source, b.kind, b.events)
         assert same_record(a.damon, b.damon) and same_samples(a.samples, b.samples)
         assert a.skipped.counts == b.skipped.counts
-    bad = [(b"\x00\x01binary", "bad", None), inputs[1]]
+    bad: list[tuple[Buffer, str, str | None]] = [(b"\x00\x01binary", "bad", None), inputs[1]]
     with pytest.raises(Damon2SpeedscopeError) as par:
         load_inputs(bad)
     with pytest.raises(Damon2SpeedscopeError) as seq:

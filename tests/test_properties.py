@@ -429,4 +429,4 @@ def test_perf_script_round_trip(samples: list[Sample]) -> None:
         stacks = [[got.table.frames[f] for f in got.table.stacks[k]] for k in got.stack.tolist()]
         assert stacks == [[Frame(sym, dso) for _, sym, dso in reversed(s.stack)]
                           for s in samples]
-    assert np.all(np.diff(got.time_ns) > 0)
+    assert got is not None and np.all(np.diff(got.time_ns) > 0)

@@ -177,9 +177,9 @@ def perf_data_native_raw_size() -> bytes:
 
     d = bytearray(small_damon_perf_data())
     h = native._FILE_HEADER.unpack_from(d, 0)
-    first = native._first_sample(d, h[5], h[5] + h[6])
+    first = native._first_sample(bytes(d), h[5], h[5] + h[6])
     assert first is not None
-    sample_type = next(a for a in native._attrs(d, h[3], h[4], h[2])
+    sample_type = next(a for a in native._attrs(bytes(d), h[3], h[4], h[2])
                        if a.type == native.PERF_TYPE_TRACEPOINT).sample_type
     raw_size_at = 8 + sum(size for bit, _, size in native._SAMPLE_FIELDS if sample_type & bit)
     struct.pack_into("<I", d, first + raw_size_at, 0xFFFFFFF0)
