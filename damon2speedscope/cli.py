@@ -144,14 +144,18 @@ class _Staged:
 
     Targets that are not regular files (``/dev/null``, a FIFO, ``/dev/stdout``) are written
     in place at once: renaming over them would replace the device or pipe with a file.
+    The caller keeps the object BEFORE :meth:`write` (see :func:`_stage`), and the temp
+    file's creation, rename and removal each happen with SIGINT/SIGTERM held, so a signal at
+    any moment leaves either no temp file or one that the caller's clean-up knows of.
     """
 
-    def __init__(self, target: str, data: bytes | Callable[[IO[bytes]], object],
-                 inputs: Sequence[str]) -> None:
+    def __init__(self, target: str) -> None:
         self.target = target
         self.tmp: str | None = None
+
+    def write(self, data: bytes | Callable[[IO[bytes]], object], inputs: Sequence[str]) -> None:
         with self._errors():
-            self._write(Path(target), data, inputs)
+            self._write(Path(self.target), data, inputs)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -183,16 +187,25 @@ class _Staged:
         os.chmod(self.tmp, 0o666 & ~_umask())
 
     def commit(self) -> None:
-        if self.tmp is not None:
-            with self._errors():
+        with _signals_held(), self._errors():
+            if self.tmp is not None:
                 os.replace(self.tmp, self.target)
-            self.tmp = None
+                self.tmp = None
 
     def discard(self) -> None:
-        if self.tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
-            self.tmp = None
+        with _signals_held():
+            if self.tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.tmp)
+                self.tmp = None
+
+
+def _stage(staged: list[_Staged], target: str, data: bytes | Callable[[IO[bytes]], object],
+           inputs: Sequence[str]) -> None:
+    """Stage one output: listed first, so the caller's clean-up sees it whatever happens."""
+    output = _Staged(target)
+    staged.append(output)
+    output.write(data, inputs)
 
 
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -353,10 +366,10 @@ def _convert(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> i
     staged: list[_Staged] = []
     try:
         if args.summary:
-            staged.append(_Staged(args.summary, orjson.dumps(
-                result.summary, option=orjson.OPT_INDENT_2) + b"\n", args.inputs))
+            _stage(staged, args.summary, orjson.dumps(
+                result.summary, option=orjson.OPT_INDENT_2) + b"\n", args.inputs)
         if args.output and args.output != "-":
-            staged.append(_Staged(args.output, data, args.inputs))
+            _stage(staged, args.output, data, args.inputs)
         else:
             try:
                 _emit(stdout, data)
@@ -365,11 +378,13 @@ def _convert(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> i
                 raise
             except OSError as exc:
                 raise OutputError(f"cannot write: {exc.strerror or exc}", "<stdout>") from None
-        for output in staged:
-            output.commit()
+        with _signals_held():  # all outputs or none, even on Ctrl-C
+            for output in staged:
+                output.commit()
     finally:
-        for output in staged:
-            output.discard()
+        with _signals_held():
+            for output in staged:
+                output.discard()
     return 0
 
 
