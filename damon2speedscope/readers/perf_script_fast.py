@@ -505,10 +505,12 @@ def _parse_headers(text: _Buf, hs: I64, he: I64) -> _Headers:
         p2 = em.end(1) if em[1] is not None else -1
         pe = em.end()
         rows = remaining
-        base = hs[rows]
-        length = he[rows] - base
-        # the time: '.', frac digits, ':' and the byte after it as in the first line
+        length = he[rows] - hs[rows]
         ok = length > pe - 1
+        # a line shorter than the layout cannot match it: read the first line in its place, so
+        # no read goes past the end of the buffer (a long first line, a short last one)
+        base = np.where(ok, hs[rows], hs[r0])
+        # the time: '.', frac digits, ':' and the byte after it as in the first line
         ok &= text.byte(base + dot) == 46
         ok &= _same(text, base + colon, line[colon:colon + 2])
         frac_len, frac_value = _digits(text, base + dot + 1)

@@ -603,6 +603,8 @@ CASES += [
           "perf.data: perf died of signal 11"),
     _fuzz("load-c89fa32c2151", "load-c89fa32c2151.bin:7: DAMON region "
           "140737347846144-140737349478461943296 lies outside 64 bits"),
+    _fuzz("perf_script-ad9970a30cb2", "perf_script-ad9970a30cb2.bin@1555: not UTF-8 text: "
+          "invalid start byte"),
 ]
 
 COMMON: dict[str, Callable[[], bytes]] = {"damon.txt": damon_text, "perf.txt": perf_text}
