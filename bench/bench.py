@@ -118,7 +118,8 @@ def child_convert(output: str, paths: list[str], summary: str | None) -> None:
         "regions": int(conv.damon.region_offset[-1]) if conv.damon is not None else 0,
         "total_s": time.perf_counter() - t0,
     }
-    print(json.dumps(info))
+    print(json.dumps(info), flush=True)
+    os._exit(0)  # as the CLI ends (cli.entry): no interpreter tear-down of the model
 
 
 def ours(output: Path, paths: list[Path], summary: Path | None = None) -> Run:

@@ -2,9 +2,9 @@
 
 import os
 import signal
-import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import NoReturn
 
 
 def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
@@ -15,14 +15,14 @@ def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
     os._exit(128 + signum)
 
 
-def _main() -> Callable[[], int]:
+def _entry() -> Callable[[], NoReturn]:
     held = (signal.SIGINT, signal.SIGTERM)
     previous = {s: signal.signal(s, _interrupted_while_starting) for s in held}
-    from .cli import main  # numpy and the rest
+    from .cli import entry  # numpy and the rest
 
     for s, handler in previous.items():
         signal.signal(s, handler)
-    return main
+    return entry
 
 
-sys.exit(_main()())
+_entry()()

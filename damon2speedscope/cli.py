@@ -16,12 +16,11 @@ import mmap
 import os
 import signal
 import sys
-import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, NoReturn
 
 import orjson
 
@@ -435,6 +434,8 @@ def _unpack_perf_archive(archive: str, folder: str) -> None:
     """Unpack ``perf archive``'s tar into ``folder``, refusing what could write elsewhere:
     members outside it, links pointing outside it or met on the way to another member,
     anything but files, folders and links, and more than :data:`ARCHIVE_LIMIT` bytes."""
+    import tarfile  # only here: most conversions have no archive to unpack
+
     root = os.path.realpath(folder)
 
     def inside(path: str) -> bool:
@@ -519,6 +520,18 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 DEBUG_ENV = "DAMON2SPEEDSCOPE_DEBUG"
 """Set to 1 to get the traceback of an internal error (exit code 70) on stderr."""
+
+
+def entry() -> NoReturn:
+    """The console script and ``python -m``: :func:`main`, then the process ends without
+    tearing the interpreter down (freeing a large model object by object takes a noticeable
+    share of a conversion, for nothing). The standard streams are flushed first; outputs are
+    already closed and renamed, the forked reader already joined."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
