@@ -101,6 +101,7 @@ def _load_two(inputs: list[tuple[Buffer, str, str | None]], options: ReadOptions
     (data0, source0, path0), (data1, source1, path1) = inputs
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
+    _widen(send)
     child = context.Process(target=_read_and_send, args=(send, data0, source0, path0, options),
                             daemon=True)
     child.start()
@@ -119,6 +120,18 @@ def _load_two(inputs: list[tuple[Buffer, str, str | None]], options: ReadOptions
         child.join()
     first = pickle.loads(payload) if payload else load_input(data0, source0, path0, options)
     return [first, second]
+
+
+PIPE_BYTES = 1 << 20
+"""Pipe buffer asked for the child's result (tens of MB): 16 times fewer hand-overs between
+the two processes than Linux's default 64 KiB."""
+
+
+def _widen(conn: Connection) -> None:
+    import fcntl
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or over pipe-max-size
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _read_and_send(send: Connection, data: Buffer, source: str, path: str | None,
