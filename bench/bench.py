@@ -322,11 +322,14 @@ def bench_size(work: Path, recording: str, megabytes: float, args: argparse.Name
         print(f"speedscope  {s_out.wall_s:7.2f} s  peak RSS {s_out.max_rss_mb:7.0f} MB  "
               f"(importer alone {s_out.info['import_s']:.2f} s, {spread(s_out, n)}) on our "
               f"output ({s_out.info['profiles']} profiles)", flush=True)
+        best = min(float(r.info["import_s"]) for r in txt_runs) / min(
+            r.wall_s for r in conv_runs)
         print(f"  → end to end {s_txt.info['import_s'] / conv.wall_s:.2f}× faster than "
-              f"speedscope's importer alone ({s_txt.wall_s / conv.wall_s:.2f}× its process); "
-              f"our file imports {s_txt.info['import_s'] / s_out.info['import_s']:.2f}× faster "
-              f"than the perf text", flush=True)
-        row.update(ss_s=s_txt.wall_s, ss_import=s_txt.info["import_s"],
+              f"speedscope's importer alone (medians; bests of {n}: {best:.2f}×; "
+              f"{s_txt.wall_s / conv.wall_s:.2f}× its process); our file imports "
+              f"{s_txt.info['import_s'] / s_out.info['import_s']:.2f}× faster than the perf "
+              "text", flush=True)
+        row.update(ss_s=s_txt.wall_s, ss_import=s_txt.info["import_s"], ss_best=best,
                    ss_rss=s_txt.max_rss_mb, ss_out_import=s_out.info["import_s"])
     if not args.skip_damo:
         damo = shutil.which("damo") or str(Path(sys.executable).parent / "damo")
@@ -403,7 +406,8 @@ def main() -> int:
         parts = [f"{r['size']}:"]
         if "ss_import" in r:
             parts.append(f"end to end {r['ss_import'] / r['ours_s']:.2f}× faster than "
-                         f"speedscope's importer (target ≥ 4)")
+                         f"speedscope's importer (medians; bests {r['ss_best']:.2f}×; "
+                         "target ≥ 4)")
             parts.append(f"our file imports {r['ss_import'] / r['ss_out_import']:.1f}× faster "
                          "than the perf text (target > 1)")
         parts.append(f"peak RSS {r['ours_rss'] / r['in_mb']:.2f}× the input (target ≤ 1; the "
