@@ -7,6 +7,7 @@ in tests without touching the file system; :mod:`cli` does all the opening and w
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -180,14 +181,16 @@ def convert(inputs: list[InputBytes], options: ConvertOptions | None = None,
     with _stage(timings, "read"):
         loaded = load_inputs([(i.data, i.source, i.path) for i in inputs], options.read)
     with _stage(timings, "align"):
-        record, samples, alignment, warnings, skipped = _align(loaded, options)
+        record, samples, span, alignment, warnings, skipped = _align(loaded, options)
     with _stage(timings, "analyse"):
-        return _analyse(inputs, options, loaded, record, samples, alignment, warnings, skipped,
-                        timings)
+        return _analyse(inputs, options, loaded, record, samples, span, alignment, warnings,
+                        skipped, timings)
 
 
 def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
-        DamonRecord | None, PerfSamples | None, Alignment | None, list[str], SkipCounter]:
+        DamonRecord | None, PerfSamples | None, Span | None, Alignment | None, list[str],
+        SkipCounter]:
+    """The DAMON record on the samples' clock; ``span`` is the samples' (None without any)."""
     skipped = SkipCounter()
     warnings: list[str] = []
     for li in loaded:
@@ -196,8 +199,9 @@ def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
     damon_in, perf_in = _pick(loaded)
     record = damon_in.damon if damon_in is not None else None
     samples = perf_in.samples if perf_in is not None else None
+    span = Span(*sample_span(samples)) if samples is not None and len(samples) else None
     alignment: Alignment | None = None
-    if record is not None and samples is not None and len(samples):
+    if record is not None and samples is not None and span is not None:
         reference = None
         header = perf_in.header if perf_in is not None else None
         if header is not None and header.reference_wall_ns is not None \
@@ -206,8 +210,7 @@ def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
         try:
             mapping = choose_mapping(record.clock, samples.clock, options.damon_offset_ns,
                                      reference)
-            first, last = sample_span(samples)
-            record, alignment = align(record, mapping, Span(first, last))
+            record, alignment = align(record, mapping, span)
         except ClockError as exc:
             perf_source = perf_in.source if perf_in is not None else "?"
             raise ClockError(f"{damon_in.source if damon_in is not None else '?'}: {exc} "
@@ -219,7 +222,7 @@ def _align(loaded: list[LoadedInput], options: ConvertOptions) -> tuple[
         unresolved = _unresolved_leaves(samples, perf_in.source)
         if unresolved:
             warnings.append(unresolved)
-    return record, samples, alignment, warnings, skipped
+    return record, samples, span, alignment, warnings, skipped
 
 
 UNRESOLVED_SHARE = 0.5
@@ -239,20 +242,18 @@ def _unresolved_leaves(samples: PerfSamples, source: str) -> str | None:
     share = float(hits.mean())
     if share < UNRESOLVED_SHARE:
         return None
-    files = np.bincount(samples.stack[hits], minlength=len(table.stacks))
-    where: dict[str, int] = {}
-    for stack, count in enumerate(files.tolist()):
-        if count:
-            file = table.frames[table.stacks[stack][-1]].file or "?"
-            where[file] = where.get(file, 0) + count
-    top = ", ".join(name for name, _ in sorted(where.items(), key=lambda kv: -kv[1])[:3])
+    per_stack = np.bincount(samples.stack[hits], minlength=len(table.stacks))
+    by_file: Counter[str] = Counter()
+    for stack in np.flatnonzero(per_stack).tolist():
+        by_file[table.frames[table.stacks[stack][-1]].file or "?"] += int(per_stack[stack])
+    top = ", ".join(name for name, _ in by_file.most_common(3))
     return (f"{source}: {share:.0%} of the samples end in an [unknown] function (in {top}): "
             "perf had no symbols for them; convert where the program was recorded, or give "
             "its perf archive (--buildid-dir)")
 
 
 def _analyse(inputs: list[InputBytes], options: ConvertOptions, loaded: list[LoadedInput],
-             record: DamonRecord | None, samples: PerfSamples | None,
+             record: DamonRecord | None, samples: PerfSamples | None, span: Span | None,
              alignment: Alignment | None, warnings: list[str], skipped: SkipCounter,
              timings: dict[str, float] | None) -> Conversion:
     series = interval_series(record) if record is not None and len(record) else None
@@ -262,10 +263,9 @@ def _analyse(inputs: list[InputBytes], options: ConvertOptions, loaded: list[Loa
     if series is not None:
         starts.append(int(series.start_ns.min()))
         ends.append(int(series.end_ns.max()))
-    if samples is not None and len(samples):
-        first, last = sample_span(samples)
-        starts.append(first)
-        ends.append(last)
+    if span is not None:
+        starts.append(span.start_ns)
+        ends.append(span.end_ns)
     timeline = Timeline(series, bursts, min(starts), max(ends), record)
     if skipped:
         total = sum(skipped.counts.values())

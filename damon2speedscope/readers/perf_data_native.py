@@ -273,6 +273,19 @@ def _read(data: bytes | mmap.mmap) -> NativeDamon | None:
     nr_regions = np.empty(n, dtype=np.int64)
     nr_accesses = np.empty(n, dtype=np.int64)
     age = np.full(n, -1, dtype=np.int64)
+
+    def u64(name: str, raw: I64) -> npt.NDArray[np.uint64]:
+        at = raw * 4 + fields[name]  # byte positions, all alike modulo 8 (aligned records)
+        value: npt.NDArray[np.uint64]
+        if int(at[0]) % 8 == 0:
+            value = words[at // 8]
+        elif int(at[0]) % 8 == 4:
+            value = words4[(at - 4) // 8]
+        else:
+            value = u32[at // 4].astype(np.uint64) | (
+                u32[at // 4 + 1].astype(np.uint64) << np.uint64(32))
+        return value
+
     for lo in range(0, n, BLOCK_RECORDS):
         hi = min(lo + BLOCK_RECORDS, n)
         block = positions[lo:hi]
@@ -286,23 +299,11 @@ def _read(data: bytes | mmap.mmap) -> NativeDamon | None:
         if bool((u32[raw] & 0xFFFF != tp_id & 0xFFFF).any()):
             return None
 
-        def u64(name: str, raw: I64 = raw) -> npt.NDArray[np.uint64]:
-            at = raw * 4 + fields[name]  # byte positions, all alike modulo 8 (aligned records)
-            value: npt.NDArray[np.uint64]
-            if int(at[0]) % 8 == 0:
-                value = words[at // 8]
-            elif int(at[0]) % 8 == 4:
-                value = words4[(at - 4) // 8]
-            else:
-                value = u32[at // 4].astype(np.uint64) | (
-                    u32[at // 4 + 1].astype(np.uint64) << np.uint64(32))
-            return value
-
         tid_word[lo:hi] = words[w + offsets["tid"] // 8]
         time[lo:hi] = words[w + offsets["time"] // 8]
-        target_id[lo:hi] = u64("target_id")
-        start[lo:hi] = u64("start")
-        end[lo:hi] = u64("end")
+        target_id[lo:hi] = u64("target_id", raw)
+        start[lo:hi] = u64("start", raw)
+        end[lo:hi] = u64("end", raw)
         nr_regions[lo:hi] = u32[raw + fields["nr_regions"] // 4]
         nr_accesses[lo:hi] = u32[raw + fields["nr_accesses"] // 4]
         if has_age:
